@@ -1,0 +1,84 @@
+# fhird - plain Makefile, pkg-config for every dependency.
+#
+#   make            build build/fhird
+#   make deps       install missing Debian packages (no-op when present)
+#   make run        deps + build + start on the embedded default with demo data
+#   make check      deps + build + every test (unit + integration)
+#   make asan       the whole suite under ASan + UBSan
+#   make fuzz       build the libFuzzer targets in fuzz/
+#   make bench      wrk benchmarks against the real server (and nginx)
+
+PKGS      := libmicrohttpd jansson sqlite3 gnutls nettle
+BUILD     ?= build
+CC        ?= cc
+SAN       ?=
+PYTHON    ?= /usr/bin/python3
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter
+HARDEN    := -fstack-protector-strong -fPIE
+ifeq ($(SAN),)
+OPT       := -O2 -g -D_FORTIFY_SOURCE=2
+else
+OPT       := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS    := -std=c17 -D_GNU_SOURCE $(WARN) $(HARDEN) $(OPT) -Isrc -MMD -MP
+LDFLAGS   := -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(if $(SAN),-fsanitize=address,undefined)
+LIBS       = $(PKG_LIBS) -lpthread
+
+LIB_SRC   := $(sort $(shell find src -name '*.c' ! -path src/main.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run check test asan fuzz bench clean unit-bins
+
+all: $(BUILD)/fhird
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/libfhird.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fhird: $(BUILD)/obj/src/main.o $(BUILD)/libfhird.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfhird.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libfhird.a $(LIBS) -lcmocka
+
+unit-bins: $(UNIT_BIN)
+
+deps:
+	@sh tools/deps.sh
+
+# Run the suite against whatever BUILD holds.
+test: $(BUILD)/fhird unit-bins
+	$(PYTHON) tests/run.py --build $(BUILD)
+
+check: deps
+	$(MAKE) all unit-bins
+	$(MAKE) test
+
+asan: deps
+	$(MAKE) BUILD=build/asan SAN=1 all unit-bins
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(MAKE) BUILD=build/asan SAN=1 test
+
+run: deps all
+	@sh tools/run-demo.sh $(BUILD)/fhird
+
+fuzz: deps
+	$(MAKE) -f fuzz/Makefile
+
+bench: deps all
+	@sh bench/run.sh $(BUILD)/fhird
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(BUILD)/obj/src/main.d

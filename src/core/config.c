@@ -1,0 +1,369 @@
+/*
+ * config.c - the settings table and the three sources that fill it.
+ */
+#include "config.h"
+
+#include "err.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum cfg_kind { CFG_STR, CFG_SIZE, CFG_UINT, CFG_BOOL, CFG_AUTH };
+
+struct cfg_row {
+	const char *key;
+	enum cfg_kind kind;
+	size_t off;
+	unsigned long long min, max; /* numeric bounds */
+	const char *def;
+	const char *help;
+};
+
+#define O(f) offsetof(config_t, f)
+static const struct cfg_row cfg_rows[] = {
+	{ "listen", CFG_STR, O(listen), 0, 0, "127.0.0.1:8080", "address and port to listen on (ADDR:PORT, [v6]:PORT)" },
+	{ "db", CFG_STR, O(db), 0, 0, "./data/fhird.db", "SQLite database file (created on first start)" },
+	{ "base_url", CFG_STR, O(base_url), 0, 0, "", "public FHIR base URL (default http(s)://LISTEN/fhir)" },
+	{ "tls_cert", CFG_STR, O(tls_cert), 0, 0, "", "TLS certificate chain (PEM); enables HTTPS" },
+	{ "tls_key", CFG_STR, O(tls_key), 0, 0, "", "TLS private key (PEM)" },
+	{ "tls_priorities", CFG_STR, O(tls_priorities), 0, 0,
+	  "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-AES-128-CBC:-AES-256-CBC:-CAMELLIA-128-CBC:-CAMELLIA-256-CBC:-SHA1:-RSA:-DHE-RSA:-DHE-DSS:%SERVER_PRECEDENCE",
+	  "GnuTLS priority string (TLS 1.2/1.3, AEAD ciphers, forward secrecy)" },
+	{ "port_file", CFG_STR, O(port_file), 0, 0, "", "write the bound port to this file once listening" },
+	{ "auth", CFG_AUTH, O(auth), 0, 0, "off", "authorization: off (loopback only) or smart" },
+	{ "insecure_http", CFG_BOOL, O(insecure_http), 0, 1, "false", "allow plain HTTP on a non-loopback address" },
+	{ "max_body_bytes", CFG_SIZE, O(max_body_bytes), 1024, 1ULL << 32, "16777216", "largest request body (413 beyond)" },
+	{ "max_header_bytes", CFG_SIZE, O(max_header_bytes), 4096, 1 << 20, "32768", "memory for the request line and headers" },
+	{ "max_url_bytes", CFG_SIZE, O(max_url_bytes), 256, 1 << 20, "8192", "longest request URL (414 beyond)" },
+	{ "max_json_depth", CFG_UINT, O(max_json_depth), 4, 1000, "64", "deepest JSON nesting accepted (400 beyond)" },
+	{ "max_conn_per_ip", CFG_UINT, O(max_conn_per_ip), 0, 100000, "128", "connections per client address (0 = unlimited)" },
+	{ "max_connections", CFG_UINT, O(max_connections), 1, 1000000, "1024", "connections in total" },
+	{ "conn_timeout_s", CFG_UINT, O(conn_timeout_s), 1, 3600, "30", "idle/slow connection timeout in seconds" },
+	{ "threads", CFG_UINT, O(threads), 1, 256, "8", "HTTP worker threads" },
+	{ "page_default", CFG_UINT, O(page_default), 1, 100000, "20", "page size when _count is absent" },
+	{ "page_max", CFG_UINT, O(page_max), 1, 100000, "1000", "largest page size honoured" },
+	{ "shutdown_grace_s", CFG_UINT, O(shutdown_grace_s), 0, 3600, "10", "how long shutdown waits for requests in flight" },
+	{ "write_batch_max", CFG_UINT, O(write_batch_max), 1, 10000, "256", "writes committed together by one fsync" },
+	{ "log_level", CFG_STR, O(log_level), 0, 0, "info", "debug, info, warn or error" },
+};
+#undef O
+#define CFG_NROWS (sizeof cfg_rows / sizeof cfg_rows[0])
+
+static const struct cfg_row *cfg_find(const char *key)
+{
+	for (size_t i = 0; i < CFG_NROWS; i++)
+		if (strcmp(cfg_rows[i].key, key) == 0)
+			return &cfg_rows[i];
+	return NULL;
+}
+
+static int cfg_parse_bool(const char *v, int *out)
+{
+	if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on"))
+		*out = 1;
+	else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off"))
+		*out = 0;
+	else
+		return ERR_INVALID;
+	return 0;
+}
+
+static int cfg_parse_ull(const char *v, unsigned long long *out)
+{
+	char *end;
+	if (!*v || !isdigit((unsigned char)*v))
+		return ERR_INVALID;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	if (errno || *end)
+		return ERR_INVALID;
+	return 0;
+}
+
+int config_set(config_t *c, const char *key, const char *value, char *err, size_t errlen)
+{
+	const struct cfg_row *r = cfg_find(key);
+	char *base = (char *)c;
+	unsigned long long n;
+	int b;
+
+	if (!r) {
+		snprintf(err, errlen, "unknown setting '%s'", key);
+		return ERR_INVALID;
+	}
+	switch (r->kind) {
+	case CFG_STR: {
+		char **slot = (char **)(base + r->off);
+		char *dup = strdup(value);
+		if (!dup)
+			return ERR_NOMEM;
+		free(*slot);
+		*slot = dup;
+		return 0;
+	}
+	case CFG_BOOL:
+		if (cfg_parse_bool(value, &b))
+			goto bad;
+		*(int *)(base + r->off) = b;
+		return 0;
+	case CFG_AUTH:
+		if (!strcmp(value, "off"))
+			*(int *)(base + r->off) = CONFIG_AUTH_OFF;
+		else if (!strcmp(value, "smart"))
+			*(int *)(base + r->off) = CONFIG_AUTH_SMART;
+		else
+			goto bad;
+		return 0;
+	case CFG_SIZE:
+	case CFG_UINT:
+		if (cfg_parse_ull(value, &n) || n < r->min || n > r->max) {
+			snprintf(err, errlen, "%s: '%s' is not a number in %llu..%llu", key, value, r->min, r->max);
+			return ERR_INVALID;
+		}
+		if (r->kind == CFG_SIZE)
+			*(size_t *)(base + r->off) = (size_t)n;
+		else
+			*(unsigned *)(base + r->off) = (unsigned)n;
+		return 0;
+	}
+bad:
+	snprintf(err, errlen, "%s: bad value '%s'", key, value);
+	return ERR_INVALID;
+}
+
+int config_init(config_t *c)
+{
+	char err[128];
+	memset(c, 0, sizeof *c);
+	for (size_t i = 0; i < CFG_NROWS; i++) {
+		int rc = config_set(c, cfg_rows[i].key, cfg_rows[i].def, err, sizeof err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+void config_fini(config_t *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < CFG_NROWS; i++)
+		if (cfg_rows[i].kind == CFG_STR) {
+			char **slot = (char **)((char *)c + cfg_rows[i].off);
+			free(*slot);
+			*slot = NULL;
+		}
+	free(c->listen_host);
+	free(c->base_path);
+	c->listen_host = NULL;
+	c->base_path = NULL;
+}
+
+static char *cfg_trim(char *s)
+{
+	char *e;
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int config_load_file(config_t *c, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	unsigned lineno = 0;
+	int rc = 0;
+
+	if (!f) {
+		snprintf(err, errlen, "cannot read config file '%s'", path);
+		return ERR_IO;
+	}
+	while (fgets(line, sizeof line, f)) {
+		char *k, *v, *eq, msg[160];
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			rc = ERR_INVALID;
+			goto out;
+		}
+		k = cfg_trim(line);
+		if (*k == '\0' || *k == '#')
+			continue;
+		eq = strchr(k, '=');
+		if (!eq) {
+			snprintf(err, errlen, "%s:%u: expected 'key = value'", path, lineno);
+			rc = ERR_INVALID;
+			goto out;
+		}
+		*eq = '\0';
+		k = cfg_trim(k);
+		v = cfg_trim(eq + 1);
+		rc = config_set(c, k, v, msg, sizeof msg);
+		if (rc) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, msg);
+			goto out;
+		}
+	}
+out:
+	fclose(f);
+	return rc;
+}
+
+int config_load_env(config_t *c, char *const *envp, char *err, size_t errlen)
+{
+	for (; envp && *envp; envp++) {
+		const char *e = *envp, *eq;
+		char key[64];
+		size_t n;
+		int rc;
+
+		if (strncmp(e, "FHIRD_", 6) != 0)
+			continue;
+		eq = strchr(e, '=');
+		if (!eq)
+			continue;
+		n = (size_t)(eq - (e + 6));
+		if (n == 0 || n >= sizeof key)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			key[i] = (char)tolower((unsigned char)e[6 + i]);
+		key[n] = '\0';
+		if (!cfg_find(key))
+			continue; /* other FHIRD_ variables (e.g. for tests) are not ours */
+		rc = config_set(c, key, eq + 1, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int config_flag_key(const char *flag, char *key, size_t keylen, int *is_bool)
+{
+	size_t n = strlen(flag);
+	const struct cfg_row *r;
+
+	if (n == 0 || n >= keylen)
+		return ERR_NOTFOUND;
+	for (size_t i = 0; i <= n; i++)
+		key[i] = flag[i] == '-' ? '_' : flag[i];
+	/* Flags are spelled with dashes only. */
+	if (strchr(flag, '_'))
+		return ERR_NOTFOUND;
+	r = cfg_find(key);
+	if (!r)
+		return ERR_NOTFOUND;
+	*is_bool = r->kind == CFG_BOOL;
+	return 0;
+}
+
+int config_host_is_loopback(const char *host)
+{
+	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+}
+
+int config_finish(config_t *c, char *err, size_t errlen)
+{
+	const char *l = c->listen, *colon, *hs, *he;
+	unsigned long long port;
+	char *url = NULL;
+
+	/* listen: HOST:PORT or [V6]:PORT */
+	if (l[0] == '[') {
+		he = strchr(l, ']');
+		if (!he || he[1] != ':')
+			goto bad_listen;
+		hs = l + 1;
+		colon = he + 1;
+	} else {
+		colon = strrchr(l, ':');
+		if (!colon || colon == l)
+			goto bad_listen;
+		hs = l;
+		he = colon;
+	}
+	if (cfg_parse_ull(colon + 1, &port) || port > 65535)
+		goto bad_listen;
+	free(c->listen_host);
+	c->listen_host = strndup(hs, (size_t)(he - hs));
+	if (!c->listen_host)
+		return ERR_NOMEM;
+	c->listen_port = (unsigned)port;
+
+	if (!*c->tls_cert != !*c->tls_key) {
+		snprintf(err, errlen, "--tls-cert and --tls-key must be given together");
+		return ERR_INVALID;
+	}
+	if (!config_host_is_loopback(c->listen_host)) {
+		if (c->auth == CONFIG_AUTH_OFF) {
+			snprintf(err, errlen, "--auth off is only allowed on a loopback listen address");
+			return ERR_INVALID;
+		}
+		if (!*c->tls_cert && !c->insecure_http) {
+			snprintf(err, errlen, "refusing plain HTTP on a non-loopback address; give --tls-cert/--tls-key or --insecure-http");
+			return ERR_INVALID;
+		}
+	}
+	if (c->page_default > c->page_max) {
+		snprintf(err, errlen, "page_default must not exceed page_max");
+		return ERR_INVALID;
+	}
+
+	/* base_url: default from the listen address; path part is the base path. */
+	if (!*c->base_url) {
+		size_t n = strlen(c->listen) + 32;
+		url = malloc(n);
+		if (!url)
+			return ERR_NOMEM;
+		snprintf(url, n, "%s://%s/fhir", *c->tls_cert ? "https" : "http", c->listen);
+		free(c->base_url);
+		c->base_url = url;
+	}
+	{
+		char *u = c->base_url, *p;
+		size_t n = strlen(u);
+		while (n > 0 && u[n - 1] == '/')
+			u[--n] = '\0';
+		if (strncmp(u, "http://", 7) && strncmp(u, "https://", 8)) {
+			snprintf(err, errlen, "base_url must start with http:// or https://");
+			return ERR_INVALID;
+		}
+		p = strchr(u + (u[4] == 's' ? 8 : 7), '/');
+		if (p && (strchr(p, '?') || strchr(p, '#'))) {
+			snprintf(err, errlen, "base_url must not have a query or fragment");
+			return ERR_INVALID;
+		}
+		free(c->base_path);
+		c->base_path = strdup(p ? p : "");
+		if (!c->base_path)
+			return ERR_NOMEM;
+	}
+	return 0;
+
+bad_listen:
+	snprintf(err, errlen, "listen: '%s' is not ADDR:PORT", c->listen);
+	return ERR_INVALID;
+}
+
+void config_print_help(void)
+{
+	for (size_t i = 0; i < CFG_NROWS; i++) {
+		char flag[64];
+		const struct cfg_row *r = &cfg_rows[i];
+		size_t j;
+		for (j = 0; r->key[j] && j < sizeof flag - 1; j++)
+			flag[j] = r->key[j] == '_' ? '-' : r->key[j];
+		flag[j] = '\0';
+		printf("  --%-18s %s%s\n", flag, r->kind == CFG_BOOL ? "" : "VALUE  ", r->help);
+		printf("  %-20s (config key '%s', env FHIRD_", "", r->key);
+		for (j = 0; r->key[j]; j++)
+			putchar(toupper((unsigned char)r->key[j]));
+		printf(", default '%s')\n", r->def);
+	}
+}

@@ -1,0 +1,132 @@
+/*
+ * store.h - the storage interface. Every backend (sqlite.c now, postgres.c
+ * later) implements the vtable below; nothing outside src/store/ speaks SQL.
+ *
+ * Model: a resource is identified by (type, id) and has versions 1, 2, ...
+ * Each version is an immutable row: the JSON bytes as served (with id and
+ * meta already in them), the version id, lastUpdated, the HTTP method that
+ * made it (POST, PUT, DELETE) and a global sequence number that orders all
+ * versions of the whole store (history paging walks it). A delete is a
+ * version without a body.
+ *
+ * Writes: the caller describes a list of operations (store_op_t) and hands
+ * them to store_commit(). The backend applies them in one database
+ * transaction, assigning version ids and lastUpdated itself so that
+ * concurrent writers can never produce two versions with the same number
+ * or lose an update. Because the body must contain meta.versionId and
+ * meta.lastUpdated, the body is rendered by a caller-supplied callback
+ * inside the transaction once they are known. store_commit() returns only
+ * when the transaction is durable on disk.
+ *
+ * Threading: a store_t is shared by all worker threads; every function is
+ * thread-safe. The store owns its connections; results handed to the
+ * caller (store_version_t bodies, history pages) are owned by the caller.
+ */
+#ifndef FHIRD_STORE_STORE_H
+#define FHIRD_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store_t;
+
+/* One version of one resource. body is malloc'd and owned by whoever holds
+ * the struct; store_version_clear() frees it. */
+typedef struct store_version {
+	char type[64];
+	char id[65];
+	int64_t vid;
+	int64_t seq;          /* global order of all versions */
+	int64_t updated_us;   /* lastUpdated, microseconds since the epoch */
+	char method[8];       /* "POST", "PUT", "DELETE" */
+	int deleted;          /* 1 for a delete version (body NULL) */
+	char *body;
+	size_t body_len;
+} store_version_t;
+
+void store_version_clear(store_version_t *v);
+
+enum store_op_kind {
+	STORE_OP_CREATE = 1, /* new resource, id chosen by the caller; ERR_CONFLICT if it exists */
+	STORE_OP_UPDATE,     /* new version, or version 1 when absent or deleted */
+	STORE_OP_DELETE      /* delete version; no-op when absent or already deleted */
+};
+
+/* Renders the body of a new version once vid and lastUpdated are known.
+ * Runs inside the write transaction: it must be quick and must not call
+ * the store. *out is malloc'd; the store takes ownership. */
+typedef int (*store_render_fn)(void *ctx, int64_t vid, const char *last_updated, char **out, size_t *out_len);
+
+typedef struct store_op {
+	/* in */
+	enum store_op_kind kind;
+	const char *type;
+	const char *id;
+	int64_t if_match;      /* >0: current version must be this, else ERR_PRECONDITION */
+	store_render_fn render;/* CREATE and UPDATE */
+	void *render_ctx;
+	const char *method;    /* recorded in history: "POST" / "PUT" / "DELETE" */
+	/* out */
+	int status;            /* 0 or the ERR_* that failed this op */
+	int created;           /* 1 when this op created the resource (201) */
+	int noop;              /* 1 for a delete of an absent/deleted resource */
+	store_version_t result;/* the version written (body included) */
+} store_op_t;
+
+/* Applies ops[0..n) in one transaction and waits until it is durable.
+ * atomic=1: all or nothing; the first failing op's error is returned and
+ * nothing is written. atomic=0: each op succeeds or fails on its own
+ * (op->status), and the function returns 0 unless the store itself failed.
+ * Errors: ERR_DB, ERR_NOMEM, ERR_BUSY, or an op's ERR_CONFLICT /
+ * ERR_PRECONDITION when atomic. */
+int store_commit(store_t *s, store_op_t *ops, size_t n, int atomic);
+
+/* Current version of (type, id). ERR_NOTFOUND when it never existed;
+ * ERR_GONE when the newest version is a delete (out is filled, body NULL). */
+int store_read(store_t *s, const char *type, const char *id, store_version_t *out);
+
+/* A specific version. ERR_NOTFOUND when absent; ERR_GONE for a delete
+ * version (out filled, body NULL). */
+int store_vread(store_t *s, const char *type, const char *id, int64_t vid, store_version_t *out);
+
+/* History query: instance (type and id set), type (type set) or system
+ * (neither). Pages walk the global sequence newest first. */
+typedef struct store_history_q {
+	const char *type;
+	const char *id;
+	int64_t since_us;      /* INT64_MIN: no _since */
+	int64_t at_lo_us;      /* _at range, INT64_MIN: none */
+	int64_t at_hi_us;
+	int64_t snapshot_seq;  /* 0: take the newest seq now (first page) */
+	int64_t before_seq;    /* older than this seq (0: from the snapshot) */
+	int64_t after_seq;     /* >0: the page just newer than this seq (previous link) */
+	unsigned count;        /* page size, >= 1 */
+} store_history_q;
+
+typedef struct store_history_page {
+	store_version_t *items; /* malloc'd array of n, newest first */
+	size_t n;
+	int64_t snapshot_seq;   /* the snapshot this page was cut from */
+	int has_older;          /* more items after the last one */
+	int has_newer;          /* more items before the first one (within snapshot) */
+} store_history_page;
+
+int store_history(store_t *s, const store_history_q *q, store_history_page *out);
+void store_history_page_clear(store_history_page *p);
+
+typedef struct store_options {
+	const char *path;         /* SQLite file */
+	unsigned readers;         /* read connections (one per worker thread) */
+	unsigned write_batch_max; /* group commit size */
+} store_options;
+
+/* Opens (creating and migrating when needed) the store. ERR_DB / ERR_IO. */
+int store_open(const store_options *o, store_t **out);
+
+/* Waits for pending writes, closes every connection. NULL-safe. */
+void store_close(store_t *s);
+
+/* Schema version of the opened database (for `fhird version` and tests). */
+int store_schema_version(store_t *s);
+
+#endif

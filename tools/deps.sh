@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages fhird needs to build, test and benchmark,
+# when they are missing. A no-op (no apt-get at all) when all are present.
+set -eu
+PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libgnutls28-dev nettle-dev
+libcmocka-dev python3 openssl curl sqlite3 clang libclang-rt-14-dev wrk nginx-light"
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing
