@@ -324,6 +324,7 @@ int config_finish(config_t *c, char *err, size_t errlen)
 		snprintf(url, n, "%s://%s/fhir", *c->tls_cert ? "https" : "http", c->listen);
 		free(c->base_url);
 		c->base_url = url;
+		c->base_url_auto = 1;
 	}
 	{
 		char *u = c->base_url, *p;

@@ -22,6 +22,7 @@ typedef struct config {
 	char *db;              /* database path */
 	char *base_url;        /* public FHIR base URL, no trailing '/' */
 	char *base_path;       /* path part of base_url, e.g. "/fhir" */
+	int base_url_auto;     /* base_url was derived from listen (not given) */
 	char *tls_cert;        /* PEM file or NULL */
 	char *tls_key;         /* PEM file or NULL */
 	char *tls_priorities;  /* GnuTLS priority string */

@@ -197,18 +197,21 @@ int valid_datetime_range(const char *s, int64_t *lo, int64_t *hi, enum valid_pre
 	return 0;
 }
 
-void valid_instant_format(int64_t us, char out[32])
+void valid_instant_format(int64_t us, char out[40])
 {
-	time_t sec = (time_t)(us / 1000000);
-	int ms = (int)((us % 1000000) / 1000);
+	int64_t sec = us / 1000000, frac = us % 1000000;
+	time_t t;
 	struct tm tm;
-	if (us < 0 && us % 1000000) {
+	char day[32];
+
+	if (frac < 0) {
 		sec -= 1;
-		ms = (int)((1000000 + us % 1000000) / 1000);
+		frac += 1000000;
 	}
-	gmtime_r(&sec, &tm);
-	snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+	t = (time_t)sec;
+	gmtime_r(&t, &tm);
+	strftime(day, sizeof day, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 40, "%.20s.%06dZ", day, (int)frac);
 }
 
 static const char *const wdays[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };

@@ -35,9 +35,11 @@ enum valid_prec { VALID_PREC_YEAR, VALID_PREC_MONTH, VALID_PREC_DAY, VALID_PREC_
  * a time zone is taken as UTC. 0 or ERR_INVALID. */
 int valid_datetime_range(const char *s, int64_t *lo, int64_t *hi, enum valid_prec *prec);
 
-/* Formats micros since the epoch as an instant "YYYY-MM-DDThh:mm:ss.mmmZ"
- * into out (at least 32 bytes). */
-void valid_instant_format(int64_t us, char out[32]);
+/* Formats micros since the epoch as an instant with microseconds,
+ * "YYYY-MM-DDThh:mm:ss.uuuuuuZ", into out (at least 40 bytes). fhird keeps
+ * lastUpdated to the microsecond so the value a client sees is exactly the
+ * one _since and _at compare against. */
+void valid_instant_format(int64_t us, char out[40]);
 
 /* Formats seconds since the epoch as an IMF-fixdate (RFC 9110 5.6.7),
  * "Sun, 06 Nov 1994 08:49:37 GMT", into out (at least 32 bytes). */

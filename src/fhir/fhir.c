@@ -1,0 +1,141 @@
+/*
+ * fhir.c - fhir_handle(): the one pipeline every request goes through
+ * (see fhir.h). Also maps interactions to what authorization is asked.
+ */
+#include "fhir.h"
+
+#include "core/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static enum auth_interaction fhir_auth_kind(enum fhir_interaction i)
+{
+	switch (i) {
+	case FHIR_I_CAPABILITIES:
+		return AUTH_I_PUBLIC;
+	case FHIR_I_READ:
+	case FHIR_I_VREAD:
+		return AUTH_I_READ;
+	case FHIR_I_CREATE:
+		return AUTH_I_CREATE;
+	case FHIR_I_UPDATE:
+	case FHIR_I_PATCH:
+		return AUTH_I_UPDATE;
+	case FHIR_I_DELETE:
+		return AUTH_I_DELETE;
+	case FHIR_I_HISTORY_INSTANCE:
+	case FHIR_I_HISTORY_TYPE:
+	case FHIR_I_HISTORY_SYSTEM:
+	case FHIR_I_SEARCH_TYPE:
+	case FHIR_I_SEARCH_SYSTEM:
+		return AUTH_I_SEARCH;
+	default:
+		return AUTH_I_SYSTEM;
+	}
+}
+
+static const char *fhir_route_diag(int rc)
+{
+	switch (rc) {
+	case ERR_NOTFOUND:
+		return "Unknown resource type or path";
+	case ERR_INVALID:
+		return "Invalid resource id or version id";
+	case ERR_METHOD:
+		return "This method is not allowed on this URL";
+	default:
+		return NULL;
+	}
+}
+
+void fhir_handle(void *appv, http_request *req, http_response *resp)
+{
+	fhir_app *app = appv;
+	fhir_req fr;
+	auth_target target;
+	int rc;
+
+	memset(&fr, 0, sizeof fr);
+	fr.app = app;
+	fr.http = req;
+	fr.resp = resp;
+
+	if (req->pre_error) {
+		fhir_send_error(&fr, req->pre_error, NULL, NULL);
+		return;
+	}
+	rc = fhir_route_parse(app, req, &fr.route);
+	if (rc) {
+		fhir_send_error(&fr, rc, fhir_route_diag(rc), NULL);
+		if (rc == ERR_METHOD)
+			http_response_header(resp, "Allow", "GET, HEAD, POST, PUT, DELETE");
+		return;
+	}
+	rc = fhir_format_negotiate(&fr);
+	if (rc) {
+		fhir_send_error(&fr, rc, "Only JSON (application/fhir+json) is supported", NULL);
+		return;
+	}
+
+	/* Authorization before any handler: see auth/auth.h. */
+	target.interaction = fhir_auth_kind(fr.route.interaction);
+	target.type = fr.route.type ? fr.route.type->name : NULL;
+	target.id = fr.route.id;
+	rc = auth_request_authorize(app->auth, req, &target, &fr.access);
+	if (rc) {
+		fhir_send_error(&fr, rc, NULL, NULL);
+		return;
+	}
+
+	switch (fr.route.interaction) {
+	case FHIR_I_CAPABILITIES: {
+		char *body = malloc(app->capability_len + 1);
+		if (!body) {
+			fhir_send_error(&fr, ERR_NOMEM, NULL, NULL);
+			return;
+		}
+		memcpy(body, app->capability, app->capability_len + 1);
+		fhir_send_body(&fr, 200, body, app->capability_len);
+		return;
+	}
+	case FHIR_I_READ:
+		fhir_rest_read(&fr);
+		return;
+	case FHIR_I_VREAD:
+		fhir_rest_vread(&fr);
+		return;
+	case FHIR_I_CREATE:
+		fhir_rest_create(&fr);
+		return;
+	case FHIR_I_UPDATE:
+		fhir_rest_update(&fr);
+		return;
+	case FHIR_I_DELETE:
+		fhir_rest_delete(&fr);
+		return;
+	case FHIR_I_HISTORY_INSTANCE:
+	case FHIR_I_HISTORY_TYPE:
+	case FHIR_I_HISTORY_SYSTEM:
+		fhir_history(&fr);
+		return;
+	case FHIR_I_PATCH:
+		/* Not advertised in the CapabilityStatement until it exists. */
+		http_response_header(resp, "Allow", "GET, HEAD, PUT, DELETE");
+		fhir_send_error(&fr, ERR_METHOD, "PATCH is not supported yet", NULL);
+		return;
+	case FHIR_I_SEARCH_TYPE:
+	case FHIR_I_SEARCH_SYSTEM:
+		fhir_send_error(&fr, ERR_NOTIMPL, "Search is not implemented yet", NULL);
+		return;
+	case FHIR_I_BATCH:
+		fhir_send_error(&fr, ERR_NOTIMPL, "Batch and transaction are not implemented yet", NULL);
+		return;
+	case FHIR_I_OPERATION:
+		fhir_send_error(&fr, ERR_NOTIMPL, "Unknown or unsupported operation", NULL);
+		return;
+	default:
+		fhir_send_error(&fr, ERR_INTERNAL, NULL, NULL);
+		return;
+	}
+}

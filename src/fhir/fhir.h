@@ -1,0 +1,129 @@
+/*
+ * fhir.h - the FHIR REST layer: what a request means and how it is
+ * answered (hl7.org/fhir/R4/http.html).
+ *
+ * fhir_handle() is the http_handler_fn of the server. Its pipeline:
+ *   listener limits (pre_error) -> route (route.c) -> content negotiation
+ *   (format.c) -> authorization (auth/) -> interaction handler (rest.c,
+ *   history.c, capability.c) -> response.
+ * There is no other path to a handler, so no handler can run unauthorized.
+ *
+ * Ownership: the fhir_app and everything it points to outlive all requests
+ * (main owns them). A fhir_req lives on the worker's stack for one request;
+ * its strings come from the request arena.
+ */
+#ifndef FHIRD_FHIR_FHIR_H
+#define FHIRD_FHIR_FHIR_H
+
+#include "auth/auth.h"
+#include "core/config.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "types.h"
+
+#include <jansson.h>
+
+#define FHIRD_NAME "fhird"
+#define FHIRD_VERSION "0.1.0"
+
+typedef struct fhir_app {
+	const config_t *cfg;
+	store_t *store;
+	auth_t *auth;
+	char *capability;      /* CapabilityStatement JSON, built once at start */
+	size_t capability_len;
+	unsigned char cursor_key[32]; /* HMAC key for paging cursors, random per process */
+} fhir_app;
+
+enum fhir_interaction {
+	FHIR_I_NONE = 0,
+	FHIR_I_CAPABILITIES,
+	FHIR_I_READ,
+	FHIR_I_VREAD,
+	FHIR_I_CREATE,
+	FHIR_I_UPDATE,
+	FHIR_I_DELETE,
+	FHIR_I_PATCH,
+	FHIR_I_HISTORY_INSTANCE,
+	FHIR_I_HISTORY_TYPE,
+	FHIR_I_HISTORY_SYSTEM,
+	FHIR_I_SEARCH_TYPE,
+	FHIR_I_SEARCH_SYSTEM,
+	FHIR_I_BATCH,
+	FHIR_I_OPERATION
+};
+
+typedef struct fhir_route {
+	enum fhir_interaction interaction;
+	const fhir_type *type; /* NULL at system level */
+	const char *id;        /* NULL unless instance level */
+	int64_t vid;           /* vread */
+	const char *operation; /* "$name" for operations */
+} fhir_route;
+
+typedef struct fhir_req {
+	fhir_app *app;
+	http_request *http;
+	http_response *resp;
+	fhir_route route;
+	auth_access access;
+	int pretty;
+} fhir_req;
+
+/* The http_handler_fn: see the pipeline above. */
+void fhir_handle(void *app, http_request *req, http_response *resp);
+
+/* Builds app->capability from the type tables and config. 0 / ERR_NOMEM. */
+int fhir_capability_build(fhir_app *app);
+
+/* ---- route.c ---- */
+
+/* Maps method and path segments to an interaction. ERR_NOTFOUND (not
+ * under the base, unknown type), ERR_INVALID (bad id / version syntax),
+ * ERR_METHOD (method not allowed here). */
+int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *out);
+
+/* ---- format.c ---- */
+
+/* Content negotiation for the response (_format, Accept): 0 or
+ * ERR_NOTACCEPTABLE. Sets fr->pretty from _pretty. */
+int fhir_format_negotiate(fhir_req *fr);
+
+/* Checks the body's Content-Type (415) and parses it as a JSON object
+ * within the configured depth (400). On error, diag (client-safe) says why.
+ * *out is a new reference. */
+int fhir_format_parse_body(fhir_req *fr, json_t **out, const char **diag);
+
+/* Sends a JSON value (serialized per _pretty) with status. Steals nothing. */
+void fhir_send_json(fhir_req *fr, int status, const json_t *v);
+
+/* Sends stored resource bytes as they are (re-serialized only for _pretty).
+ * Takes ownership of body (malloc'd). */
+void fhir_send_body(fhir_req *fr, int status, char *body, size_t len);
+
+/* Serializes v compactly; malloc'd. NULL on failure. */
+char *fhir_json_dump(const json_t *v, int pretty, size_t *len);
+
+/* ---- outcome.c ---- */
+
+/* Sends an OperationOutcome for err with the err's status. diag and expr
+ * are optional and must be client-safe. */
+void fhir_send_error(fhir_req *fr, int err, const char *diag, const char *expr);
+
+/* A new OperationOutcome object (one issue). */
+json_t *fhir_outcome_new(const char *severity, const char *code, const char *diag, const char *expr);
+
+/* ---- headers.c ---- */
+
+/* Adds ETag, Last-Modified (and Location when with_location) for v. */
+void fhir_version_headers(fhir_req *fr, const store_version_t *v, int with_location);
+
+/* ---- rest.c / history.c ---- */
+void fhir_rest_read(fhir_req *fr);
+void fhir_rest_vread(fhir_req *fr);
+void fhir_rest_create(fhir_req *fr);
+void fhir_rest_update(fhir_req *fr);
+void fhir_rest_delete(fhir_req *fr);
+void fhir_history(fhir_req *fr);
+
+#endif

@@ -1,0 +1,485 @@
+/*
+ * server.c - the libmicrohttpd listener: connection limits, TLS, bounded
+ * request bodies, the access log and graceful shutdown.
+ *
+ * libmicrohttpd runs an epoll loop in each of `threads` worker threads
+ * (MHD's internal thread pool); each request is handled synchronously on
+ * the thread that read it. Per request we keep an http_ctx from the first
+ * callback (the URI log hook, which sees the raw request target) to the
+ * completion notice, where the access line is written and everything is
+ * freed.
+ *
+ * Limits enforced here, before the application sees anything:
+ *   - URL length (414), body size (413: at once from Content-Length, or
+ *     when a chunked body grows past it);
+ *   - header memory (MHD_OPTION_CONNECTION_MEMORY_LIMIT; MHD answers 431),
+ *   - connections in total and per client address, idle/slow timeout.
+ */
+#include "http.h"
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "url.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HTTP_MAX_PARAMS 256
+#define HTTP_ARENA_CAP (8u << 20)
+
+struct http_server {
+	struct MHD_Daemon *d;
+	const config_t *cfg;
+	http_handler_fn fn;
+	void *app;
+	atomic_int inflight;
+	int lfd;
+	char *cert_pem;
+	char *key_pem;
+	size_t key_len;
+};
+
+struct http_ctx {
+	arena_t arena;
+	buf_t body;
+	struct timespec start;
+	char *raw;        /* raw request target (arena) */
+	int started;
+	int pre_error;
+	size_t discarded; /* body bytes dropped after the limit */
+	int status;
+	size_t bytes;
+	char method[16];
+};
+
+const char *http_request_header(const http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_param(const http_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->nparams; i++)
+		if (strcmp(req->params[i].name, name) == 0)
+			return req->params[i].value;
+	return NULL;
+}
+
+int http_response_header(http_response *resp, const char *name, const char *value)
+{
+	if (resp->nheaders >= HTTP_MAX_HEADERS)
+		return ERR_TOOBIG;
+	resp->hname[resp->nheaders] = name;
+	resp->hvalue[resp->nheaders] = value;
+	resp->nheaders++;
+	return 0;
+}
+
+void http_response_set_body(http_response *resp, const char *content_type, char *body, size_t len)
+{
+	free(resp->body);
+	resp->content_type = content_type;
+	resp->body = body;
+	resp->body_len = len;
+}
+
+static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct http_server *s = cls;
+	struct http_ctx *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	clock_gettime(CLOCK_MONOTONIC, &c->start);
+	arena_init(&c->arena, HTTP_ARENA_CAP);
+	buf_init(&c->body, s->cfg->max_body_bytes);
+	if (strlen(uri) > s->cfg->max_url_bytes)
+		c->pre_error = ERR_URITOOLONG;
+	else
+		c->raw = arena_strdup(&c->arena, uri);
+	atomic_fetch_add(&s->inflight, 1);
+	return c;
+}
+
+/* Writes one access line: no query values, no headers, no body. */
+static void http_log_access(struct http_ctx *c)
+{
+	char path[256], query[256];
+	size_t pn = 0, qn = 0;
+	const char *r = c->raw ? c->raw : "";
+	struct timespec end;
+	long long us;
+	int in_name = 1;
+
+	/* path up to '?', printable ASCII only, no quotes or spaces */
+	for (; *r && *r != '?' && pn < sizeof path - 1; r++)
+		path[pn++] = (*r > 32 && *r < 127 && *r != '"') ? *r : '_';
+	path[pn] = '\0';
+	if (*r == '?')
+		r++;
+	else
+		r = "";
+	/* parameter names only, comma separated */
+	for (; *r && qn < sizeof query - 1; r++) {
+		if (*r == '&') {
+			if (qn && query[qn - 1] != ',')
+				query[qn++] = ',';
+			in_name = 1;
+		} else if (*r == '=') {
+			in_name = 0;
+		} else if (in_name) {
+			query[qn++] = (*r > 32 && *r < 127 && *r != '"') ? *r : '_';
+		}
+	}
+	query[qn] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	us = (long long)(end.tv_sec - c->start.tv_sec) * 1000000LL + (end.tv_nsec - c->start.tv_nsec) / 1000;
+	log_info("msg=access method=%s path=\"%s\" query=\"%s\" status=%d bytes=%zu dur_us=%lld",
+		 c->method[0] ? c->method : "-", path, query, c->status, c->bytes, us);
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			   enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+	struct http_ctx *c = *con_cls;
+
+	if (!c)
+		return;
+	if (c->status == 0)
+		c->status = 499; /* client went away before a response */
+	http_log_access(c);
+	buf_fini(&c->body);
+	arena_fini(&c->arena);
+	free(c);
+	*con_cls = NULL;
+	atomic_fetch_sub(&s->inflight, 1);
+}
+
+static enum MHD_Result http_queue(struct MHD_Connection *conn, struct http_ctx *c, http_response *resp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (resp->body)
+		r = MHD_create_response_from_buffer(resp->body_len, resp->body, MHD_RESPMEM_MUST_FREE);
+	else
+		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(resp->body);
+		resp->body = NULL;
+		return MHD_NO;
+	}
+	resp->body = NULL; /* now MHD's */
+	if (resp->content_type)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+	for (unsigned i = 0; i < resp->nheaders; i++)
+		MHD_add_response_header(r, resp->hname[i], resp->hvalue[i]);
+	/* Responses carry health data: no intermediary may keep them, and
+	 * browsers must not sniff JSON into something executable. */
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	c->status = resp->status;
+	c->bytes = resp->body_len;
+	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connection *conn, struct http_ctx *c)
+{
+	http_request req;
+	http_response resp;
+	http_target t;
+	const union MHD_ConnectionInfo *ci;
+	int rc = 0;
+
+	memset(&req, 0, sizeof req);
+	memset(&resp, 0, sizeof resp);
+	req.arena = &c->arena;
+	req.method = c->method;
+	req.conn = conn;
+	req.pre_error = c->pre_error;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
+	req.is_tls = s->cert_pem != NULL && ci != NULL;
+	if (!req.pre_error) {
+		rc = http_target_parse(&c->arena, c->raw ? c->raw : "/", HTTP_MAX_PARAMS, &t);
+		if (rc) {
+			req.pre_error = rc;
+		} else {
+			req.path = t.path;
+			req.segments = t.segments;
+			req.nsegments = t.nsegments;
+			req.params = t.params;
+			req.nparams = t.nparams;
+		}
+	}
+	if (!req.path)
+		req.path = "/";
+	req.body = c->body.data ? c->body.data : "";
+	req.body_len = c->body.len;
+	s->fn(s->app, &req, &resp);
+	if (resp.status == 0)
+		resp.status = 500;
+	return http_queue(conn, c, &resp);
+}
+
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				   const char *version, const char *upload_data, size_t *upload_data_size,
+				   void **con_cls)
+{
+	struct http_server *s = cls;
+	struct http_ctx *c = *con_cls;
+
+	if (!c)
+		return MHD_NO; /* allocation failed in the URI hook: drop the connection */
+	if (!c->started) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		c->started = 1;
+		snprintf(c->method, sizeof c->method, "%s", method);
+		if (cl) {
+			char *end;
+			unsigned long long n = strtoull(cl, &end, 10);
+			if (*end == '\0' && n > s->cfg->max_body_bytes)
+				c->pre_error = ERR_TOOBIG;
+		}
+		/* Answer limit violations before reading a body we will not use;
+		 * MHD then closes the connection instead of draining it. */
+		if (c->pre_error)
+			return http_dispatch(s, conn, c);
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (!c->pre_error) {
+			int rc = buf_append(&c->body, upload_data, *upload_data_size);
+			if (rc) {
+				c->pre_error = rc;
+				buf_fini(&c->body);
+			}
+		} else {
+			/* Chunked body past the limit: drain a bounded amount so the
+			 * client can read our 413, then give up on the connection. */
+			c->discarded += *upload_data_size;
+			if (c->discarded > 4 * s->cfg->max_body_bytes)
+				return MHD_NO;
+		}
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (c->status)
+		return MHD_YES; /* already answered */
+	return http_dispatch(s, conn, c);
+}
+
+static int http_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	buf_t b;
+	char tmp[4096];
+	size_t n;
+	int rc = 0;
+
+	if (!f)
+		return ERR_IO;
+	buf_init(&b, max);
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+		rc = buf_append(&b, tmp, n);
+		if (rc)
+			break;
+	}
+	if (!rc && ferror(f))
+		rc = ERR_IO;
+	fclose(f);
+	if (rc) {
+		explicit_bzero(b.data, b.cap);
+		buf_fini(&b);
+		return rc;
+	}
+	*out = buf_detach(&b, len);
+	return *out ? 0 : ERR_NOMEM;
+}
+
+static int http_listen_socket(const config_t *cfg, int *fd_out, unsigned *port_out)
+{
+	struct addrinfo hints, *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char port[8];
+	int fd = -1, one = 1, rc;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	snprintf(port, sizeof port, "%u", cfg->listen_port);
+	rc = getaddrinfo(cfg->listen_host, port, &hints, &ai);
+	if (rc != 0) {
+		log_error("msg=\"cannot resolve listen address\" addr=\"%s\" err=\"%s\"", cfg->listen_host,
+			  gai_strerror(rc));
+		return ERR_IO;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 1024) < 0)
+		goto fail;
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		goto fail;
+	*port_out = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						   : ((struct sockaddr_in *)&ss)->sin_port);
+	freeaddrinfo(ai);
+	*fd_out = fd;
+	return 0;
+fail:
+	log_error("msg=\"cannot listen\" addr=\"%s\" errno=%d", cfg->listen, errno);
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(ai);
+	return ERR_IO;
+}
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (msg[i] == '"' || (unsigned char)msg[i] < 32)
+			msg[i] = '\'';
+	log_debug("msg=\"http: %s\"", msg);
+}
+
+static void http_server_free(struct http_server *s)
+{
+	if (!s)
+		return;
+	if (s->lfd >= 0)
+		close(s->lfd);
+	free(s->cert_pem);
+	if (s->key_pem) {
+		explicit_bzero(s->key_pem, s->key_len);
+		free(s->key_pem);
+	}
+	free(s);
+}
+
+int http_server_new(const config_t *cfg, http_handler_fn fn, void *app, http_server **out, unsigned *port_out)
+{
+	struct http_server *s = calloc(1, sizeof *s);
+	size_t cert_len = 0;
+	int rc;
+
+	if (!s)
+		return ERR_NOMEM;
+	s->cfg = cfg;
+	s->fn = fn;
+	s->app = app;
+	s->lfd = -1;
+	atomic_init(&s->inflight, 0);
+	if (*cfg->tls_cert) {
+		rc = http_read_file(cfg->tls_cert, 1 << 20, &s->cert_pem, &cert_len);
+		if (!rc)
+			rc = http_read_file(cfg->tls_key, 1 << 20, &s->key_pem, &s->key_len);
+		if (rc) {
+			log_error("msg=\"cannot read TLS certificate or key\"");
+			rc = ERR_INVALID;
+			goto fail;
+		}
+	}
+	rc = http_listen_socket(cfg, &s->lfd, port_out);
+	if (rc)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	http_server_free(s);
+	return rc;
+}
+
+int http_server_start(http_server *s)
+{
+	const config_t *cfg = s->cfg;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+
+	if (s->cert_pem)
+		flags |= MHD_USE_TLS;
+	if (s->cert_pem)
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
+					MHD_OPTION_LISTEN_SOCKET, s->lfd,
+					MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+					MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
+					MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conn_per_ip,
+					MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s,
+					MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
+					MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+					MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
+					MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
+					MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
+					MHD_OPTION_HTTPS_PRIORITIES, cfg->tls_priorities,
+					MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
+					MHD_OPTION_LISTEN_SOCKET, s->lfd,
+					MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+					MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
+					MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+					MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conn_per_ip,
+					MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s,
+					MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
+					MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+					MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
+					MHD_OPTION_END);
+	if (!s->d) {
+		log_error("msg=\"cannot start HTTP daemon (check TLS certificate, key and priorities)\"");
+		return ERR_IO;
+	}
+	return 0;
+}
+
+void http_server_stop(http_server *s, unsigned grace_s)
+{
+	struct timespec start, now;
+	MHD_socket fd;
+
+	if (!s)
+		return;
+	if (!s->d) {
+		http_server_free(s);
+		return;
+	}
+	/* Stop accepting; requests already read keep being served. */
+	fd = MHD_quiesce_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET && fd == s->lfd) {
+		close(fd);
+		s->lfd = -1;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (atomic_load(&s->inflight) > 0) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= (time_t)grace_s) {
+			log_warn("msg=\"shutdown grace period over\" inflight=%d", atomic_load(&s->inflight));
+			break;
+		}
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(s->d);
+	http_server_free(s);
+}

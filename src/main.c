@@ -1,0 +1,286 @@
+/*
+ * main.c - the command line and the wiring of the modules, nothing else.
+ *
+ *   fhird serve [options]   run the server (fhird serve --help)
+ *   fhird version           print the version
+ *   fhird --help            usage
+ *
+ * Exit status: 0 success, 1 runtime failure (cannot open the database,
+ * cannot bind), 2 usage error (unknown flag, bad value, refused setting).
+ */
+#include "auth/auth.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "fhir/fhir.h"
+#include "http/http.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void main_usage(FILE *f)
+{
+	fprintf(f, "usage: fhird <command> [options]\n\n"
+		   "commands:\n"
+		   "  serve      run the FHIR R4 server (fhird serve --help for options)\n"
+		   "  version    print the version\n"
+		   "  help       this text\n");
+}
+
+static void main_serve_usage(void)
+{
+	printf("usage: fhird serve [options]\n\n"
+	       "Every option can also be set in a config file (--config FILE, lines 'key = value')\n"
+	       "or in the environment (FHIRD_<KEY>). Precedence: defaults < file < environment < flags.\n\n"
+	       "  --config FILE          read settings from FILE\n");
+	config_print_help();
+}
+
+/* Applies argv[from..) flags to c; --config was handled before. */
+static int main_parse_flags(config_t *c, int argc, char **argv, int from)
+{
+	for (int i = from; i < argc; i++) {
+		const char *a = argv[i], *val = NULL, *eq;
+		char name[64], key[64], err[256];
+		int is_bool = 0;
+		size_t n;
+
+		if (strncmp(a, "--", 2) != 0) {
+			fprintf(stderr, "fhird: unexpected argument '%s'\n", a);
+			return ERR_INVALID;
+		}
+		a += 2;
+		eq = strchr(a, '=');
+		n = eq ? (size_t)(eq - a) : strlen(a);
+		if (n >= sizeof name) {
+			fprintf(stderr, "fhird: unknown option '--%.40s'\n", a);
+			return ERR_INVALID;
+		}
+		memcpy(name, a, n);
+		name[n] = '\0';
+		if (strcmp(name, "config") == 0) {
+			i += eq ? 0 : 1; /* already loaded */
+			continue;
+		}
+		if (config_flag_key(name, key, sizeof key, &is_bool)) {
+			fprintf(stderr, "fhird: unknown option '--%s'\n", name);
+			return ERR_INVALID;
+		}
+		if (eq)
+			val = eq + 1;
+		else if (is_bool)
+			val = "true";
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else {
+			fprintf(stderr, "fhird: option '--%s' needs a value\n", name);
+			return ERR_INVALID;
+		}
+		if (config_set(c, key, val, err, sizeof err)) {
+			fprintf(stderr, "fhird: %s\n", err);
+			return ERR_INVALID;
+		}
+	}
+	return 0;
+}
+
+static int main_load_config(config_t *c, int argc, char **argv)
+{
+	char err[512];
+	const char *file = NULL;
+
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "fhird: option '--config' needs a value\n");
+				return ERR_INVALID;
+			}
+			file = argv[i + 1];
+		} else if (strncmp(argv[i], "--config=", 9) == 0) {
+			file = argv[i] + 9;
+		}
+	}
+	if (!file)
+		file = getenv("FHIRD_CONFIG");
+	if (file && config_load_file(c, file, err, sizeof err)) {
+		fprintf(stderr, "fhird: %s\n", err);
+		return ERR_INVALID;
+	}
+	if (config_load_env(c, environ, err, sizeof err)) {
+		fprintf(stderr, "fhird: environment: %s\n", err);
+		return ERR_INVALID;
+	}
+	if (main_parse_flags(c, argc, argv, 2))
+		return ERR_INVALID;
+	if (config_finish(c, err, sizeof err)) {
+		fprintf(stderr, "fhird: %s\n", err);
+		return ERR_INVALID;
+	}
+	return 0;
+}
+
+/* Creates the directory of the database file when it is missing. */
+static void main_db_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	snprintf(dir, sizeof dir, "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		log_warn("msg=\"cannot create database directory\" errno=%d", errno);
+}
+
+static int main_write_port(const char *file, unsigned port)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	snprintf(tmp, sizeof tmp, "%s.tmp", file);
+	f = fopen(tmp, "w");
+	if (!f)
+		return ERR_IO;
+	fprintf(f, "%u\n", port);
+	if (fclose(f) != 0 || rename(tmp, file) != 0)
+		return ERR_IO;
+	return 0;
+}
+
+static int main_serve(int argc, char **argv)
+{
+	config_t cfg;
+	store_t *store = NULL;
+	auth_t *auth = NULL;
+	http_server *srv = NULL;
+	fhir_app app;
+	store_options so;
+	sigset_t sigs;
+	enum log_level lvl;
+	unsigned port = 0;
+	int rc, sig = 0, status = 1, auto_base;
+
+	for (int i = 2; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			main_serve_usage();
+			return 0;
+		}
+	memset(&app, 0, sizeof app);
+	if (config_init(&cfg)) {
+		fprintf(stderr, "fhird: out of memory\n");
+		return 1;
+	}
+	if (main_load_config(&cfg, argc, argv)) {
+		config_fini(&cfg);
+		return 2;
+	}
+	if (log_level_parse(cfg.log_level, &lvl)) {
+		fprintf(stderr, "fhird: log_level: bad value '%s'\n", cfg.log_level);
+		config_fini(&cfg);
+		return 2;
+	}
+	log_init(lvl);
+	auto_base = cfg.base_url_auto && cfg.listen_port == 0;
+
+	/* Signals are taken by sigwait() below, in this thread only: block
+	 * them before any thread starts so every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	app.cfg = &cfg;
+	if (getrandom(app.cursor_key, sizeof app.cursor_key, 0) != (ssize_t)sizeof app.cursor_key) {
+		log_error("msg=\"no randomness from the OS\"");
+		goto out;
+	}
+	main_db_dir(cfg.db);
+	so.path = cfg.db;
+	so.readers = cfg.threads + 2;
+	so.write_batch_max = cfg.write_batch_max;
+	rc = store_open(&so, &store);
+	if (rc) {
+		log_error("msg=\"cannot open the database\" err=%s", err_name(rc));
+		goto out;
+	}
+	app.store = store;
+	if (auth_new(&cfg, &auth))
+		goto out;
+	app.auth = auth;
+
+	rc = http_server_new(&cfg, fhir_handle, &app, &srv, &port);
+	if (rc)
+		goto out;
+	if (auto_base) {
+		/* Port 0: the base URL can only name the port the kernel chose. */
+		char url[512], host[300];
+		const char *h = cfg.listen_host;
+		snprintf(host, sizeof host, strchr(h, ':') ? "[%s]" : "%s", h);
+		snprintf(url, sizeof url, "%s://%s:%u%s", *cfg.tls_cert ? "https" : "http", host, port, cfg.base_path);
+		free(cfg.base_url);
+		cfg.base_url = strdup(url);
+		if (!cfg.base_url)
+			goto out;
+	}
+	if (fhir_capability_build(&app))
+		goto out;
+	if (http_server_start(srv))
+		goto out;
+	if (*cfg.port_file && main_write_port(cfg.port_file, port)) {
+		log_error("msg=\"cannot write port file\"");
+		goto out;
+	}
+	log_info("msg=listening addr=\"%s\" port=%u tls=%s auth=%s base=\"%s\" threads=%u schema=%d", cfg.listen_host,
+		 port, *cfg.tls_cert ? "on" : "off", cfg.auth == CONFIG_AUTH_OFF ? "off" : "smart", cfg.base_url,
+		 cfg.threads, store_schema_version(store));
+	if (!*cfg.tls_cert && !config_host_is_loopback(cfg.listen_host))
+		log_warn("msg=\"plain HTTP on a non-loopback address (--insecure-http): put a TLS proxy in front\"");
+	if (cfg.auth == CONFIG_AUTH_OFF)
+		log_warn("msg=\"authorization is off (development only)\"");
+
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	log_info("msg=\"shutting down\" signal=%d", sig);
+	status = 0;
+out:
+	http_server_stop(srv, cfg.shutdown_grace_s);
+	store_close(store);
+	auth_free(auth);
+	free(app.capability);
+	if (status == 0)
+		log_info("msg=stopped");
+	config_fini(&cfg);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		main_usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		main_usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", FHIRD_NAME, FHIRD_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "serve") == 0)
+		return main_serve(argc, argv);
+	fprintf(stderr, "fhird: unknown command '%s' (try fhird --help)\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,23 @@
+/*
+ * backend.h - what a storage backend provides to store.c (internal to
+ * src/store/). store.c owns the dispatch; a backend owns its connections.
+ */
+#ifndef FHIRD_STORE_BACKEND_H
+#define FHIRD_STORE_BACKEND_H
+
+#include "store.h"
+
+struct store_backend {
+	const char *name;
+	int (*open)(const store_options *o, void **impl);
+	void (*close)(void *impl);
+	int (*commit)(void *impl, store_op_t *ops, size_t n, int atomic);
+	int (*read)(void *impl, const char *type, const char *id, store_version_t *out);
+	int (*vread)(void *impl, const char *type, const char *id, int64_t vid, store_version_t *out);
+	int (*history)(void *impl, const store_history_q *q, store_history_page *out);
+	int (*schema_version)(void *impl);
+};
+
+extern const struct store_backend store_sqlite_backend;
+
+#endif

@@ -1,0 +1,759 @@
+/*
+ * sqlite.c - the embedded SQLite backend.
+ *
+ * Workload: many concurrent reads by (type, id), a steady stream of small
+ * writes, occasional history scans. The design follows from that:
+ *
+ * - WAL mode, so readers never block the writer or each other. Each worker
+ *   thread borrows a read-only connection from a pool with its statements
+ *   already prepared; the read path is one indexed lookup returning the
+ *   stored JSON bytes, which are served as they are.
+ * - One writer connection owned by one writer thread. Writers hand their
+ *   operations to it through a queue and sleep until it is done. The writer
+ *   takes every job queued so far (up to write_batch_max operations), runs
+ *   them in one transaction with a SAVEPOINT per job, and commits once:
+ *   group commit. synchronous=FULL makes that commit durable (the WAL is
+ *   fsync'ed) before any of those jobs is acknowledged, so a 2xx survives
+ *   kill -9 and power loss, while one fsync is shared by many requests.
+ * - Because a single thread assigns version ids inside the transaction,
+ *   two versions with one number or a lost update cannot happen; If-Match
+ *   is checked there too, atomically with the write.
+ * - lastUpdated is strictly increasing over the whole store (one
+ *   microsecond apart at least), so _since and _at are exact.
+ *
+ * Schema (user_version 1):
+ *   version(seq INTEGER PRIMARY KEY, type, id, vid, updated_us, method,
+ *           deleted, body)   every version of every resource, seq = order
+ *   current(type, id, vid, seq, deleted)   newest version per resource
+ */
+#include "backend.h"
+
+#include "core/err.h"
+#include "core/log.h"
+#include "core/valid.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SQ_SCHEMA_VERSION 1
+
+static const char *const sq_migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE version("
+	"  seq INTEGER PRIMARY KEY,"
+	"  type TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  vid INTEGER NOT NULL,"
+	"  updated_us INTEGER NOT NULL,"
+	"  method TEXT NOT NULL,"
+	"  deleted INTEGER NOT NULL,"
+	"  body BLOB,"
+	"  UNIQUE(type, id, vid));"
+	"CREATE INDEX version_type_seq ON version(type, seq);"
+	"CREATE TABLE current("
+	"  type TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  vid INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  deleted INTEGER NOT NULL,"
+	"  PRIMARY KEY(type, id)) WITHOUT ROWID;"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+};
+
+#define SQ_COLS "v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body"
+
+enum sq_read_stmt { SQ_READ, SQ_VREAD, SQ_NREAD };
+static const char *const sq_read_sql[SQ_NREAD] = {
+	[SQ_READ] = "SELECT " SQ_COLS " FROM current c JOIN version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2",
+	[SQ_VREAD] = "SELECT " SQ_COLS " FROM version v WHERE v.type = ?1 AND v.id = ?2 AND v.vid = ?3",
+};
+
+enum sq_write_stmt { SQ_W_CUR, SQ_W_INS_VER, SQ_W_UPS_CUR, SQ_NWRITE };
+static const char *const sq_write_sql[SQ_NWRITE] = {
+	[SQ_W_CUR] = "SELECT vid, deleted FROM current WHERE type = ?1 AND id = ?2",
+	[SQ_W_INS_VER] = "INSERT INTO version(type, id, vid, updated_us, method, deleted, body) "
+			 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[SQ_W_UPS_CUR] = "INSERT INTO current(type, id, vid, seq, deleted) VALUES(?1, ?2, ?3, ?4, ?5) "
+			 "ON CONFLICT(type, id) DO UPDATE SET vid = excluded.vid, seq = excluded.seq, "
+			 "deleted = excluded.deleted",
+};
+
+struct sq_reader {
+	sqlite3 *db;
+	sqlite3_stmt *st[SQ_NREAD];
+	struct sq_reader *next_free;
+};
+
+struct sq_job {
+	store_op_t *ops;
+	size_t n;
+	int atomic;
+	int rc;
+	int done;
+	struct sq_job *next;
+};
+
+struct sq {
+	/* readers */
+	struct sq_reader *readers;
+	unsigned nreaders;
+	struct sq_reader *free_readers;
+	pthread_mutex_t rlock;
+	pthread_cond_t rcond;
+
+	/* writer */
+	sqlite3 *wdb;
+	sqlite3_stmt *wst[SQ_NWRITE];
+	pthread_t wthread;
+	int wthread_started;
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;      /* writer waits for jobs */
+	pthread_cond_t done_cond;  /* submitters wait for completion */
+	struct sq_job *qhead, *qtail;
+	int closing;
+	unsigned batch_max;
+	int64_t last_us;
+	int schema_version;
+};
+
+static int sq_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_error("msg=\"sqlite exec failed\" err=\"%s\"", msg ? msg : "?");
+		sqlite3_free(msg);
+		return ERR_DB;
+	}
+	return 0;
+}
+
+static int sq_open_conn(const char *path, int readonly, sqlite3 **out)
+{
+	int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		log_error("msg=\"cannot open database\" err=\"%s\"", db ? sqlite3_errmsg(db) : "?");
+		sqlite3_close(db);
+		return ERR_DB;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	sqlite3_extended_result_codes(db, 1);
+	*out = db;
+	return 0;
+}
+
+static int sq_migrate(struct sq *s)
+{
+	sqlite3_stmt *st = NULL;
+	int v = 0, rc = 0;
+	char sql[64];
+
+	if (sqlite3_prepare_v2(s->wdb, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return ERR_DB;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (v > SQ_SCHEMA_VERSION) {
+		log_error("msg=\"database schema is newer than this fhird\" schema=%d supported=%d", v,
+			  SQ_SCHEMA_VERSION);
+		return ERR_DB;
+	}
+	for (; v < SQ_SCHEMA_VERSION; v++) {
+		rc = sq_exec(s->wdb, "BEGIN IMMEDIATE");
+		if (rc)
+			return rc;
+		rc = sq_exec(s->wdb, sq_migrations[v]);
+		if (!rc) {
+			snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+			rc = sq_exec(s->wdb, sql);
+		}
+		if (rc) {
+			sq_exec(s->wdb, "ROLLBACK");
+			return rc;
+		}
+		rc = sq_exec(s->wdb, "COMMIT");
+		if (rc)
+			return rc;
+		log_info("msg=\"database migrated\" schema=%d", v + 1);
+	}
+	s->schema_version = SQ_SCHEMA_VERSION;
+	return 0;
+}
+
+static int64_t sq_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- reads ------------------------------------------------------------ */
+
+static struct sq_reader *sq_reader_get(struct sq *s)
+{
+	struct sq_reader *r;
+	pthread_mutex_lock(&s->rlock);
+	while (!s->free_readers)
+		pthread_cond_wait(&s->rcond, &s->rlock);
+	r = s->free_readers;
+	s->free_readers = r->next_free;
+	pthread_mutex_unlock(&s->rlock);
+	return r;
+}
+
+static void sq_reader_put(struct sq *s, struct sq_reader *r)
+{
+	pthread_mutex_lock(&s->rlock);
+	r->next_free = s->free_readers;
+	s->free_readers = r;
+	pthread_cond_signal(&s->rcond);
+	pthread_mutex_unlock(&s->rlock);
+}
+
+/* Copies a row of SQ_COLS into out (body malloc'd). */
+static int sq_row_version(sqlite3_stmt *st, store_version_t *out)
+{
+	const unsigned char *t = sqlite3_column_text(st, 0), *id = sqlite3_column_text(st, 1),
+			    *m = sqlite3_column_text(st, 5);
+	const void *body;
+	int blen;
+
+	memset(out, 0, sizeof *out);
+	snprintf(out->type, sizeof out->type, "%s", t ? (const char *)t : "");
+	snprintf(out->id, sizeof out->id, "%s", id ? (const char *)id : "");
+	out->vid = sqlite3_column_int64(st, 2);
+	out->seq = sqlite3_column_int64(st, 3);
+	out->updated_us = sqlite3_column_int64(st, 4);
+	snprintf(out->method, sizeof out->method, "%s", m ? (const char *)m : "");
+	out->deleted = sqlite3_column_int(st, 6);
+	body = sqlite3_column_blob(st, 7);
+	blen = sqlite3_column_bytes(st, 7);
+	if (body && !out->deleted) {
+		out->body = malloc((size_t)blen + 1);
+		if (!out->body)
+			return ERR_NOMEM;
+		memcpy(out->body, body, (size_t)blen);
+		out->body[blen] = '\0';
+		out->body_len = (size_t)blen;
+	}
+	return 0;
+}
+
+static int sq_read_common(struct sq *s, enum sq_read_stmt which, const char *type, const char *id, int64_t vid,
+			  store_version_t *out)
+{
+	struct sq_reader *r = sq_reader_get(s);
+	sqlite3_stmt *st = r->st[which];
+	int rc, step;
+
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if (which == SQ_VREAD)
+		sqlite3_bind_int64(st, 3, vid);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW) {
+		rc = sq_row_version(st, out);
+		if (!rc && out->deleted)
+			rc = ERR_GONE;
+	} else if (step == SQLITE_DONE) {
+		rc = ERR_NOTFOUND;
+	} else {
+		log_error("msg=\"read failed\" err=\"%s\"", sqlite3_errmsg(r->db));
+		rc = ERR_DB;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	sq_reader_put(s, r);
+	return rc;
+}
+
+static int sq_read(void *impl, const char *type, const char *id, store_version_t *out)
+{
+	return sq_read_common(impl, SQ_READ, type, id, 0, out);
+}
+
+static int sq_vread(void *impl, const char *type, const char *id, int64_t vid, store_version_t *out)
+{
+	return sq_read_common(impl, SQ_VREAD, type, id, vid, out);
+}
+
+/* History: the WHERE clause is assembled from fixed fragments only; every
+ * value is bound. Parameter numbers are fixed so that the same binding
+ * code serves every combination. */
+static int sq_history(void *impl, const store_history_q *q, store_history_page *out)
+{
+	struct sq *s = impl;
+	struct sq_reader *r = sq_reader_get(s);
+	sqlite3_stmt *st = NULL;
+	char sql[1024];
+	size_t cap, n = 0;
+	int rc = 0, step, newer = q->after_seq > 0;
+	int64_t snap = q->snapshot_seq;
+	store_version_t *items = NULL;
+
+	memset(out, 0, sizeof *out);
+	if (snap <= 0) {
+		/* First page: fix the snapshot so later pages do not shift. */
+		if (sqlite3_prepare_v2(r->db, "SELECT COALESCE(MAX(seq), 0) FROM version", -1, &st, NULL) != SQLITE_OK)
+			goto dberr;
+		if (sqlite3_step(st) != SQLITE_ROW)
+			goto dberr;
+		snap = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	snprintf(sql, sizeof sql,
+		 "SELECT " SQ_COLS " FROM version v WHERE v.seq <= ?1 %s %s %s %s %s %s ORDER BY v.seq %s LIMIT ?9",
+		 q->type ? "AND v.type = ?2" : "", q->id ? "AND v.id = ?3" : "",
+		 q->since_us != INT64_MIN ? "AND v.updated_us >= ?4" : "",
+		 q->at_lo_us != INT64_MIN
+			 ? "AND v.updated_us <= ?6 AND NOT EXISTS (SELECT 1 FROM version n WHERE n.type = v.type "
+			   "AND n.id = v.id AND n.vid = v.vid + 1 AND n.updated_us <= ?5)"
+			 : "",
+		 newer ? "AND v.seq > ?7" : "", !newer && q->before_seq > 0 ? "AND v.seq < ?8" : "",
+		 newer ? "ASC" : "DESC");
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	sqlite3_bind_int64(st, 1, snap);
+	if (q->type)
+		sqlite3_bind_text(st, 2, q->type, -1, SQLITE_STATIC);
+	if (q->id)
+		sqlite3_bind_text(st, 3, q->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, q->since_us);
+	sqlite3_bind_int64(st, 5, q->at_lo_us);
+	sqlite3_bind_int64(st, 6, q->at_hi_us);
+	sqlite3_bind_int64(st, 7, q->after_seq);
+	sqlite3_bind_int64(st, 8, q->before_seq);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)q->count + 1);
+
+	cap = q->count + 1;
+	items = calloc(cap, sizeof *items);
+	if (!items) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap)
+			break;
+		rc = sq_row_version(st, &items[n]);
+		n++;
+		if (rc)
+			goto out;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		goto dberr;
+
+	out->snapshot_seq = snap;
+	if (n > q->count) {
+		store_version_clear(&items[n - 1]);
+		n--;
+		if (newer)
+			out->has_newer = 1;
+		else
+			out->has_older = 1;
+	}
+	if (newer) {
+		/* Fetched ascending; pages are always newest first. */
+		for (size_t i = 0; i < n / 2; i++) {
+			store_version_t t = items[i];
+			items[i] = items[n - 1 - i];
+			items[n - 1 - i] = t;
+		}
+		out->has_older = 1; /* the page we came from */
+	} else {
+		out->has_newer = q->before_seq > 0;
+	}
+	out->items = items;
+	out->n = n;
+	items = NULL;
+	goto out;
+
+dberr:
+	log_error("msg=\"history query failed\" err=\"%s\"", sqlite3_errmsg(r->db));
+	rc = ERR_DB;
+out:
+	if (items) {
+		for (size_t i = 0; i < n; i++)
+			store_version_clear(&items[i]);
+		free(items);
+	}
+	sqlite3_finalize(st);
+	sq_reader_put(s, r);
+	return rc;
+}
+
+/* ---- writes ----------------------------------------------------------- */
+
+static void sq_op_reset(store_op_t *op)
+{
+	store_version_clear(&op->result);
+	memset(&op->result, 0, sizeof op->result);
+	op->status = 0;
+	op->created = 0;
+	op->noop = 0;
+}
+
+/* Applies one operation inside the open transaction. */
+static int sq_apply(struct sq *s, store_op_t *op)
+{
+	sqlite3_stmt *cur = s->wst[SQ_W_CUR], *ins = s->wst[SQ_W_INS_VER], *ups = s->wst[SQ_W_UPS_CUR];
+	int64_t cur_vid = 0, vid, now;
+	int cur_deleted = 0, exists = 0, step, rc = 0, deleted = op->kind == STORE_OP_DELETE;
+	char lu[40];
+	char *body = NULL;
+	size_t blen = 0;
+
+	sq_op_reset(op);
+	sqlite3_bind_text(cur, 1, op->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(cur, 2, op->id, -1, SQLITE_STATIC);
+	step = sqlite3_step(cur);
+	if (step == SQLITE_ROW) {
+		exists = 1;
+		cur_vid = sqlite3_column_int64(cur, 0);
+		cur_deleted = sqlite3_column_int(cur, 1);
+	}
+	sqlite3_reset(cur);
+	sqlite3_clear_bindings(cur);
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		goto dberr;
+
+	if (op->if_match > 0 && (!exists || cur_deleted || cur_vid != op->if_match)) {
+		rc = ERR_PRECONDITION;
+		goto out;
+	}
+	switch (op->kind) {
+	case STORE_OP_CREATE:
+		if (exists) {
+			rc = ERR_CONFLICT;
+			goto out;
+		}
+		break;
+	case STORE_OP_UPDATE:
+		break;
+	case STORE_OP_DELETE:
+		if (!exists || cur_deleted) {
+			op->noop = 1;
+			goto out;
+		}
+		break;
+	default:
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	vid = exists ? cur_vid + 1 : 1;
+	now = sq_now_us();
+	if (now <= s->last_us)
+		now = s->last_us + 1;
+	s->last_us = now;
+	valid_instant_format(now, lu);
+	if (!deleted) {
+		rc = op->render(op->render_ctx, vid, lu, &body, &blen);
+		if (rc)
+			goto out;
+	}
+
+	sqlite3_bind_text(ins, 1, op->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 2, op->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 3, vid);
+	sqlite3_bind_int64(ins, 4, now);
+	sqlite3_bind_text(ins, 5, op->method, -1, SQLITE_STATIC);
+	sqlite3_bind_int(ins, 6, deleted);
+	if (body)
+		sqlite3_bind_blob(ins, 7, body, (int)blen, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(ins, 7);
+	step = sqlite3_step(ins);
+	sqlite3_reset(ins);
+	sqlite3_clear_bindings(ins);
+	if (step != SQLITE_DONE)
+		goto dberr;
+
+	op->result.seq = sqlite3_last_insert_rowid(s->wdb);
+	sqlite3_bind_text(ups, 1, op->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ups, 2, op->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ups, 3, vid);
+	sqlite3_bind_int64(ups, 4, op->result.seq);
+	sqlite3_bind_int(ups, 5, deleted);
+	step = sqlite3_step(ups);
+	sqlite3_reset(ups);
+	sqlite3_clear_bindings(ups);
+	if (step != SQLITE_DONE)
+		goto dberr;
+
+	snprintf(op->result.type, sizeof op->result.type, "%s", op->type);
+	snprintf(op->result.id, sizeof op->result.id, "%s", op->id);
+	snprintf(op->result.method, sizeof op->result.method, "%s", op->method);
+	op->result.vid = vid;
+	op->result.updated_us = now;
+	op->result.deleted = deleted;
+	op->result.body = body;
+	op->result.body_len = blen;
+	body = NULL;
+	op->created = !exists || cur_deleted;
+	goto out;
+
+dberr:
+	log_error("msg=\"write failed\" err=\"%s\"", sqlite3_errmsg(s->wdb));
+	rc = ERR_DB;
+out:
+	free(body);
+	op->status = rc;
+	return rc;
+}
+
+/* Runs one job inside the batch transaction, isolated by a savepoint. */
+static void sq_run_job(struct sq *s, struct sq_job *j)
+{
+	int rc = 0, failed = 0;
+
+	if (sq_exec(s->wdb, "SAVEPOINT job")) {
+		j->rc = ERR_DB;
+		return;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		if (j->atomic) {
+			rc = sq_apply(s, &j->ops[i]);
+			if (rc)
+				break;
+			continue;
+		}
+		/* batch semantics: each op on its own */
+		if (sq_exec(s->wdb, "SAVEPOINT op")) {
+			rc = ERR_DB;
+			break;
+		}
+		if (sq_apply(s, &j->ops[i])) {
+			sq_exec(s->wdb, "ROLLBACK TO op");
+			if (j->ops[i].status == ERR_DB)
+				failed = 1;
+		}
+		sq_exec(s->wdb, "RELEASE op");
+	}
+	if (rc || failed) {
+		sq_exec(s->wdb, "ROLLBACK TO job");
+		for (size_t i = 0; i < j->n; i++) {
+			int st = j->ops[i].status;
+			sq_op_reset(&j->ops[i]);
+			j->ops[i].status = st;
+		}
+	}
+	sq_exec(s->wdb, "RELEASE job");
+	j->rc = rc ? rc : failed ? ERR_DB : 0;
+}
+
+static void *sq_writer_main(void *arg)
+{
+	struct sq *s = arg;
+
+	for (;;) {
+		struct sq_job *batch, *last, *j;
+		size_t ops = 0;
+		int rc;
+
+		pthread_mutex_lock(&s->wlock);
+		while (!s->qhead && !s->closing)
+			pthread_cond_wait(&s->wcond, &s->wlock);
+		if (!s->qhead) {
+			pthread_mutex_unlock(&s->wlock);
+			break;
+		}
+		/* Take whole jobs up to batch_max operations (at least one job). */
+		batch = last = s->qhead;
+		ops = last->n;
+		while (last->next && ops + last->next->n <= s->batch_max) {
+			last = last->next;
+			ops += last->n;
+		}
+		s->qhead = last->next;
+		if (!s->qhead)
+			s->qtail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->wlock);
+
+		rc = sq_exec(s->wdb, "BEGIN IMMEDIATE");
+		if (!rc) {
+			for (j = batch; j; j = j->next)
+				sq_run_job(s, j);
+			rc = sq_exec(s->wdb, "COMMIT");
+			if (rc)
+				sq_exec(s->wdb, "ROLLBACK");
+		}
+		if (rc) {
+			/* Nothing of this batch is durable: fail every job. */
+			for (j = batch; j; j = j->next) {
+				for (size_t i = 0; i < j->n; i++) {
+					sq_op_reset(&j->ops[i]);
+					j->ops[i].status = ERR_DB;
+				}
+				j->rc = ERR_DB;
+			}
+		}
+
+		pthread_mutex_lock(&s->wlock);
+		for (j = batch; j;) {
+			struct sq_job *next = j->next;
+			j->done = 1; /* j lives on its submitter's stack: no touching after this */
+			j = next;
+		}
+		pthread_cond_broadcast(&s->done_cond);
+		pthread_mutex_unlock(&s->wlock);
+	}
+	return NULL;
+}
+
+static int sq_commit(void *impl, store_op_t *ops, size_t n, int atomic)
+{
+	struct sq *s = impl;
+	struct sq_job j = { .ops = ops, .n = n, .atomic = atomic };
+
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&s->wlock);
+	if (s->closing) {
+		pthread_mutex_unlock(&s->wlock);
+		return ERR_BUSY;
+	}
+	if (s->qtail)
+		s->qtail->next = &j;
+	else
+		s->qhead = &j;
+	s->qtail = &j;
+	pthread_cond_signal(&s->wcond);
+	while (!j.done)
+		pthread_cond_wait(&s->done_cond, &s->wlock);
+	pthread_mutex_unlock(&s->wlock);
+	return j.rc;
+}
+
+/* ---- open / close ----------------------------------------------------- */
+
+static void sq_close(void *impl)
+{
+	struct sq *s = impl;
+	if (!s)
+		return;
+	if (s->wthread_started) {
+		pthread_mutex_lock(&s->wlock);
+		s->closing = 1;
+		pthread_cond_broadcast(&s->wcond);
+		pthread_mutex_unlock(&s->wlock);
+		pthread_join(s->wthread, NULL);
+	}
+	for (unsigned i = 0; i < s->nreaders; i++) {
+		for (int k = 0; k < SQ_NREAD; k++)
+			sqlite3_finalize(s->readers[i].st[k]);
+		sqlite3_close(s->readers[i].db);
+	}
+	free(s->readers);
+	for (int k = 0; k < SQ_NWRITE; k++)
+		sqlite3_finalize(s->wst[k]);
+	if (s->wdb) {
+		/* A clean close checkpoints the WAL into the main file. */
+		sqlite3_close(s->wdb);
+	}
+	pthread_mutex_destroy(&s->rlock);
+	pthread_cond_destroy(&s->rcond);
+	pthread_mutex_destroy(&s->wlock);
+	pthread_cond_destroy(&s->wcond);
+	pthread_cond_destroy(&s->done_cond);
+	free(s);
+}
+
+static int sq_open(const store_options *o, void **out)
+{
+	struct sq *s = calloc(1, sizeof *s);
+	int rc = ERR_DB;
+
+	if (!s)
+		return ERR_NOMEM;
+	pthread_mutex_init(&s->rlock, NULL);
+	pthread_cond_init(&s->rcond, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
+	pthread_cond_init(&s->wcond, NULL);
+	pthread_cond_init(&s->done_cond, NULL);
+	s->batch_max = o->write_batch_max ? o->write_batch_max : 256;
+
+	if (sqlite3_threadsafe() == 0) {
+		log_error("msg=\"sqlite built without thread support\"");
+		goto fail;
+	}
+	rc = sq_open_conn(o->path, 0, &s->wdb);
+	if (rc)
+		goto fail;
+	rc = ERR_DB;
+	/* FULL: the WAL is synced at every commit, so a 2xx is on disk. */
+	if (sq_exec(s->wdb, "PRAGMA journal_mode = WAL") || sq_exec(s->wdb, "PRAGMA synchronous = FULL") ||
+	    sq_exec(s->wdb, "PRAGMA foreign_keys = OFF"))
+		goto fail;
+	rc = sq_migrate(s);
+	if (rc)
+		goto fail;
+	for (int k = 0; k < SQ_NWRITE; k++)
+		if (sqlite3_prepare_v3(s->wdb, sq_write_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &s->wst[k], NULL) !=
+		    SQLITE_OK) {
+			log_error("msg=\"prepare failed\" err=\"%s\"", sqlite3_errmsg(s->wdb));
+			rc = ERR_DB;
+			goto fail;
+		}
+	{
+		sqlite3_stmt *st = NULL;
+		if (sqlite3_prepare_v2(s->wdb, "SELECT COALESCE(MAX(updated_us), 0) FROM version", -1, &st, NULL) ==
+			    SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW)
+			s->last_us = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+
+	s->nreaders = o->readers ? o->readers : 4;
+	s->readers = calloc(s->nreaders, sizeof *s->readers);
+	if (!s->readers) {
+		rc = ERR_NOMEM;
+		goto fail;
+	}
+	for (unsigned i = 0; i < s->nreaders; i++) {
+		struct sq_reader *r = &s->readers[i];
+		rc = sq_open_conn(o->path, 1, &r->db);
+		if (rc)
+			goto fail;
+		for (int k = 0; k < SQ_NREAD; k++)
+			if (sqlite3_prepare_v3(r->db, sq_read_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &r->st[k], NULL) !=
+			    SQLITE_OK) {
+				log_error("msg=\"prepare failed\" err=\"%s\"", sqlite3_errmsg(r->db));
+				rc = ERR_DB;
+				goto fail;
+			}
+		r->next_free = s->free_readers;
+		s->free_readers = r;
+	}
+	if (pthread_create(&s->wthread, NULL, sq_writer_main, s) != 0) {
+		rc = ERR_INTERNAL;
+		goto fail;
+	}
+	s->wthread_started = 1;
+	*out = s;
+	return 0;
+fail:
+	sq_close(s);
+	return rc;
+}
+
+static int sq_schema_version(void *impl)
+{
+	return ((struct sq *)impl)->schema_version;
+}
+
+const struct store_backend store_sqlite_backend = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.commit = sq_commit,
+	.read = sq_read,
+	.vread = sq_vread,
+	.history = sq_history,
+	.schema_version = sq_schema_version,
+};

@@ -1,0 +1,91 @@
+/*
+ * store.c - picks the backend for a database location and forwards every
+ * call to it. Also the backend-independent helpers (clearing results).
+ */
+#include "store.h"
+
+#include "backend.h"
+#include "core/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+	const struct store_backend *be;
+	void *impl;
+};
+
+void store_version_clear(store_version_t *v)
+{
+	if (!v)
+		return;
+	free(v->body);
+	v->body = NULL;
+	v->body_len = 0;
+}
+
+void store_history_page_clear(store_history_page *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		store_version_clear(&p->items[i]);
+	free(p->items);
+	p->items = NULL;
+	p->n = 0;
+}
+
+int store_open(const store_options *o, store_t **out)
+{
+	store_t *s;
+	int rc;
+
+	/* PostgreSQL arrives in a later issue; refuse its URLs explicitly
+	 * rather than creating a SQLite file named "postgres:...". */
+	if (strncmp(o->path, "postgres://", 11) == 0 || strncmp(o->path, "postgresql://", 13) == 0)
+		return ERR_NOTIMPL;
+	s = calloc(1, sizeof *s);
+	if (!s)
+		return ERR_NOMEM;
+	s->be = &store_sqlite_backend;
+	rc = s->be->open(o, &s->impl);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(store_t *s)
+{
+	if (!s)
+		return;
+	s->be->close(s->impl);
+	free(s);
+}
+
+int store_commit(store_t *s, store_op_t *ops, size_t n, int atomic)
+{
+	return s->be->commit(s->impl, ops, n, atomic);
+}
+
+int store_read(store_t *s, const char *type, const char *id, store_version_t *out)
+{
+	return s->be->read(s->impl, type, id, out);
+}
+
+int store_vread(store_t *s, const char *type, const char *id, int64_t vid, store_version_t *out)
+{
+	return s->be->vread(s->impl, type, id, vid, out);
+}
+
+int store_history(store_t *s, const store_history_q *q, store_history_page *out)
+{
+	return s->be->history(s->impl, q, out);
+}
+
+int store_schema_version(store_t *s)
+{
+	return s->be->schema_version(s->impl);
+}
