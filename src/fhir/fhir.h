@@ -94,6 +94,11 @@ int fhir_format_negotiate(fhir_req *fr);
  * *out is a new reference. */
 int fhir_format_parse_body(fhir_req *fr, json_t **out, const char **diag);
 
+/* Parses body[0..len) as one JSON object: UTF-8 checked, nesting at most
+ * max_depth, duplicate keys rejected. ERR_INVALID with a client-safe *diag
+ * (allocated in a when given). *out is a new reference. */
+int fhir_json_parse(const char *body, size_t len, unsigned max_depth, arena_t *a, json_t **out, const char **diag);
+
 /* Sends a JSON value (serialized per _pretty) with status. Steals nothing. */
 void fhir_send_json(fhir_req *fr, int status, const json_t *v);
 

@@ -94,8 +94,6 @@ static int format_depth_ok(const char *s, size_t len, unsigned max)
 int fhir_format_parse_body(fhir_req *fr, json_t **out, const char **diag)
 {
 	const char *ct = http_request_header(fr->http, "Content-Type");
-	json_error_t jerr;
-	json_t *v;
 
 	*out = NULL;
 	*diag = NULL;
@@ -114,23 +112,33 @@ int fhir_format_parse_body(fhir_req *fr, json_t **out, const char **diag)
 			return ERR_MEDIATYPE;
 		}
 	}
-	if (fr->http->body_len == 0) {
+	return fhir_json_parse(fr->http->body, fr->http->body_len, fr->app->cfg->max_json_depth, fr->http->arena, out,
+			       diag);
+}
+
+int fhir_json_parse(const char *body, size_t len, unsigned max_depth, arena_t *a, json_t **out, const char **diag)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	*out = NULL;
+	*diag = NULL;
+	if (len == 0) {
 		*diag = "The request body is empty";
 		return ERR_INVALID;
 	}
-	if (!valid_utf8(fr->http->body, fr->http->body_len)) {
+	if (!valid_utf8(body, len)) {
 		*diag = "The request body is not valid UTF-8";
 		return ERR_INVALID;
 	}
-	if (!format_depth_ok(fr->http->body, fr->http->body_len, fr->app->cfg->max_json_depth)) {
+	if (!format_depth_ok(body, len, max_depth)) {
 		*diag = "The JSON is nested too deeply";
 		return ERR_INVALID;
 	}
-	v = json_loadb(fr->http->body, fr->http->body_len, JSON_REJECT_DUPLICATES, &jerr);
+	v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!v) {
 		/* jerr.text may quote input or name internals: keep it to ourselves. */
-		char *msg = arena_printf(fr->http->arena, "Invalid JSON at line %d, column %d", jerr.line,
-					 jerr.column);
+		char *msg = a ? arena_printf(a, "Invalid JSON at line %d, column %d", jerr.line, jerr.column) : NULL;
 		*diag = msg ? msg : "Invalid JSON";
 		return ERR_INVALID;
 	}
