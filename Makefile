@@ -24,7 +24,8 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS    := -std=c17 -D_GNU_SOURCE $(WARN) $(HARDEN) $(OPT) -Isrc -MMD -MP
-LDFLAGS   := -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(if $(SAN),-fsanitize=address,undefined)
+SANFLAGS  := -fsanitize=address,undefined
+LDFLAGS   := -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(if $(SAN),$(SANFLAGS))
 LIBS       = $(PKG_LIBS) -lpthread
 
 LIB_SRC   := $(sort $(shell find src -name '*.c' ! -path src/main.c))
@@ -32,7 +33,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run check test asan fuzz bench clean unit-bins
+.PHONY: all deps run check test asan fuzz bench clean unit-bins gen
 
 all: $(BUILD)/fhird
 
@@ -68,6 +69,9 @@ asan: deps
 	$(MAKE) BUILD=build/asan SAN=1 all unit-bins
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(MAKE) BUILD=build/asan SAN=1 test
+
+gen:
+	$(PYTHON) tools/gen_types.py
 
 run: deps all
 	@sh tools/run-demo.sh $(BUILD)/fhird

@@ -35,7 +35,9 @@ typedef struct fhir_element {
 	const char *name;       /* JSON property name, e.g. "birthDate", "valueQuantity" */
 	unsigned char kind;     /* enum fhir_kind */
 	unsigned char is_array; /* max cardinality > 1: the JSON value is an array */
-	unsigned char required; /* min cardinality >= 1 */
+	unsigned char required; /* min cardinality >= 1 (plain elements only) */
+	const char *choice;     /* expanded choice element: its group ("value"), else NULL */
+	unsigned char choice_required; /* the choice group has min >= 1 */
 } fhir_element;
 
 typedef struct fhir_type {

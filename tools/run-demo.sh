@@ -1,0 +1,185 @@
+#!/bin/sh
+# run-demo.sh - what `make run` calls: start fhird in the foreground with the
+# demo data loaded.
+#
+#   sh tools/run-demo.sh BIN [EXTRA SERVE FLAGS...]
+#
+# Starts `BIN serve` on 127.0.0.1:8080 with the database ./data/fhird.db and
+# authorization off - the server's own defaults, passed as flags only when
+# the environment does not choose them: any FHIRD_<KEY> variable (FHIRD_LISTEN,
+# FHIRD_DB, FHIRD_AUTH, FHIRD_CONFIG, ...) wins, exactly as for the server
+# itself. When the database file did not exist before the start, it loads
+# data/demo/*.json with tools/load_demo.py. Then it prints the base URL and a
+# few curl commands and waits for the server; Ctrl-C (SIGINT) or SIGTERM stops
+# the server gracefully. The exit status is the server's.
+#
+# Readiness is the port file the server writes once it listens (--port-file,
+# in a private temp dir; this overrides FHIRD_PORT_FILE).
+set -eu
+
+if [ $# -lt 1 ]; then
+	echo "usage: sh tools/run-demo.sh BIN [serve flags...]" >&2
+	exit 2
+fi
+BIN=$1
+shift
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PYTHON=${PYTHON:-python3}
+case $BIN in
+*/*) ;;
+*) BIN=./$BIN ;;
+esac
+if [ ! -x "$BIN" ]; then
+	echo "run-demo: $BIN is not an executable (run make first)" >&2
+	exit 2
+fi
+
+# A setting comes from: flag > environment > config file > built-in default.
+# cfg_value KEY prints the value in $FHIRD_CONFIG (last one wins), if any.
+cfg_value() {
+	[ -n "${FHIRD_CONFIG:-}" ] && [ -r "$FHIRD_CONFIG" ] || return 0
+	sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "$FHIRD_CONFIG" |
+		sed 's/[[:space:]]*$//' | tail -n 1
+}
+# flag_value NAME ARGS... prints the value of --NAME V / --NAME=V in ARGS.
+flag_value() {
+	name=$1
+	shift
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--"$name"=*) printf '%s\n' "${1#*=}" ;;
+		--"$name") [ $# -gt 1 ] && printf '%s\n' "$2" ;;
+		esac
+		shift
+	done | tail -n 1
+}
+# setting KEY ENVVAR DEFAULT ARGS...: the value the server will use.
+setting() {
+	key=$1 envvar=$2 def=$3
+	shift 3
+	v=$(flag_value "$(echo "$key" | tr _ -)" "$@")
+	[ -n "$v" ] && { printf '%s\n' "$v"; return; }
+	eval "v=\${$envvar:-}"
+	[ -n "$v" ] && { printf '%s\n' "$v"; return; }
+	v=$(cfg_value "$key")
+	[ -n "$v" ] && { printf '%s\n' "$v"; return; }
+	printf '%s\n' "$def"
+}
+
+# Defaults are given as flags only when nothing else chooses them.
+DEFAULTS=""
+if [ -z "${FHIRD_CONFIG:-}" ]; then
+	[ -z "${FHIRD_LISTEN:-}" ] && DEFAULTS="$DEFAULTS --listen 127.0.0.1:8080"
+	[ -z "${FHIRD_DB:-}" ] && DEFAULTS="$DEFAULTS --db ./data/fhird.db"
+	[ -z "${FHIRD_AUTH:-}" ] && DEFAULTS="$DEFAULTS --auth off"
+fi
+
+DB=$(setting db FHIRD_DB ./data/fhird.db "$@")
+LISTEN=$(setting listen FHIRD_LISTEN 127.0.0.1:8080 "$@")
+AUTH=$(setting auth FHIRD_AUTH off "$@")
+BASE_URL=$(setting base_url FHIRD_BASE_URL "" "$@")
+TLS_CERT=$(setting tls_cert FHIRD_TLS_CERT "" "$@")
+
+FRESH=0
+[ -e "$DB" ] || FRESH=1
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/fhird-run.XXXXXX")
+PID=""
+STOPPING=0
+# shellcheck disable=SC2317 # called from traps
+cleanup() {
+	rm -rf "$TMP"
+}
+stop() {
+	STOPPING=1
+	if [ -n "$PID" ]; then
+		kill -TERM "$PID" 2>/dev/null || :
+	fi
+}
+trap cleanup EXIT
+trap stop INT TERM
+
+# A non-interactive shell starts background jobs with SIGINT ignored, so the
+# server would never see Ctrl-C: the trap above forwards it as SIGTERM.
+# shellcheck disable=SC2086 # DEFAULTS is a list of words without spaces inside
+"$BIN" serve $DEFAULTS --port-file "$TMP/port" "$@" &
+PID=$!
+
+# Wait until the server listens (the port file is written after bind), dies,
+# or 30 s pass.
+i=0
+while [ ! -s "$TMP/port" ]; do
+	if ! kill -0 "$PID" 2>/dev/null || [ "$STOPPING" = 1 ]; then
+		set +e
+		wait "$PID"
+		rc=$?
+		echo "run-demo: fhird exited (status $rc) before it was ready" >&2
+		# The server may create the database before it fails to bind: remove
+		# a file this run created, so the next run still sees it as new.
+		[ "$FRESH" = 1 ] && rm -f "$DB" "$DB-wal" "$DB-shm" "$DB-journal"
+		exit "$rc"
+	fi
+	i=$((i + 1))
+	if [ "$i" -gt 300 ]; then
+		echo "run-demo: fhird not ready after 30 s, stopping it" >&2
+		stop
+		wait "$PID" || :
+		exit 1
+	fi
+	sleep 0.1
+done
+PORT=$(tr -d '[:space:]' <"$TMP/port")
+
+# The loopback address to talk to, and the public base URL to print.
+HOST=${LISTEN%:*}
+case $HOST in
+'[::]' | '[]') HOST='[::1]' ;;
+0.0.0.0 | '') HOST=127.0.0.1 ;;
+esac
+SCHEME=http
+[ -n "$TLS_CERT" ] && SCHEME=https
+if [ -n "$BASE_URL" ]; then
+	BASE_PATH=$(printf '%s\n' "$BASE_URL" | sed 's|^[a-zA-Z]*://[^/]*||; s|/*$||')
+	PUBLIC=${BASE_URL%/}
+else
+	BASE_PATH=/fhir
+	PUBLIC=$SCHEME://$HOST:$PORT$BASE_PATH
+fi
+LOCAL=$SCHEME://$HOST:$PORT$BASE_PATH
+
+if [ "$FRESH" = 1 ]; then
+	if [ "$AUTH" != off ]; then
+		echo "run-demo: authorization is '$AUTH': demo data not loaded (it needs --auth off)" >&2
+	else
+		echo "run-demo: new database $DB: loading the demo data"
+		if ! "$PYTHON" "$ROOT/tools/load_demo.py" "$LOCAL" "$ROOT"/data/demo/*.json; then
+			[ "$STOPPING" = 1 ] || echo "run-demo: loading the demo data failed; the server keeps running" \
+				"(retry: $PYTHON tools/load_demo.py $LOCAL data/demo/*.json)" >&2
+		fi
+	fi
+fi
+
+if [ "$STOPPING" = 0 ]; then
+	cat <<EOF
+
+fhird is running: FHIR base $PUBLIC (database $DB, pid $PID)
+
+  curl -s $PUBLIC/metadata
+  curl -s $PUBLIC/Patient/85
+  curl -s -X PUT -H 'Content-Type: application/fhir+json' \\
+       -d '{"resourceType":"Patient","id":"example","name":[{"family":"Doe","given":["Jane"]}]}' \\
+       $PUBLIC/Patient/example
+
+Press Ctrl-C to stop.
+EOF
+fi
+
+# wait returns early when a trapped signal arrives; keep waiting until the
+# server has really finished its graceful shutdown, then exit with its status.
+set +e
+while :; do
+	wait "$PID"
+	rc=$?
+	kill -0 "$PID" 2>/dev/null || break
+done
+exit "$rc"
