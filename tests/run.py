@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""run.py - fhird's test runner: unit tests (cmocka binaries) and integration
+tests (tests/integration/test_*.py against the real server binary).
+
+    python3 tests/run.py --build build [--only unit|integration] [-k SUBSTRING]
+
+Prints one line per test and ends with exactly `N passed, M failed`.
+Exit status 1 when anything failed or nothing ran.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TAP_LINE = re.compile(r"^(not ok|ok) \d+ - (.*)$")
+
+
+class Tally:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+        self.failures = []
+
+    def ok(self, name):
+        self.passed += 1
+        print("PASS %s" % name, flush=True)
+
+    def fail(self, name, detail=""):
+        self.failed += 1
+        self.failures.append(name)
+        print("FAIL %s" % name, flush=True)
+        if detail:
+            print(detail.rstrip(), flush=True)
+
+
+def run_unit(build, tally, pattern):
+    bindir = os.path.join(build, "tests")
+    if not os.path.isdir(bindir):
+        return
+    env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="TAP")
+    for name in sorted(os.listdir(bindir)):
+        path = os.path.join(bindir, name)
+        if not name.startswith("test_") or not os.access(path, os.X_OK) or os.path.isdir(path):
+            continue
+        if pattern and pattern not in name:
+            continue
+        try:
+            p = subprocess.run([path], env=env, capture_output=True, text=True, timeout=600)
+            out, err, rc = p.stdout, p.stderr, p.returncode
+        except subprocess.TimeoutExpired:
+            out, err, rc = "", "timeout after 600 s", -1
+        seen_fail = False
+        for line in out.splitlines():
+            m = TAP_LINE.match(line.strip())
+            if not m:
+                continue
+            tname = "unit/%s/%s" % (name, m.group(2))
+            if m.group(1) == "ok":
+                tally.ok(tname)
+            else:
+                seen_fail = True
+                tally.fail(tname, out[-2000:] + "\n" + err[-2000:])
+        if rc != 0 and not seen_fail:
+            tally.fail("unit/%s (exit %d)" % (name, rc), out[-3000:] + "\n" + err[-3000:])
+
+
+class TallyResult(unittest.TestResult):
+    def __init__(self, tally):
+        super().__init__()
+        self.tally = tally
+        self._start = {}
+
+    def startTest(self, test):
+        super().startTest(test)
+        self._start[test.id()] = time.monotonic()
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.tally.ok(self._name(test))
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self.tally.fail(self._name(test), self._exc_info_to_string(err, test))
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self.tally.fail(self._name(test), self._exc_info_to_string(err, test))
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        print("SKIP %s: %s" % (self._name(test), reason), flush=True)
+
+    def addUnexpectedSuccess(self, test):
+        super().addUnexpectedSuccess(test)
+        self.tally.fail(self._name(test), "unexpected success")
+
+    @staticmethod
+    def _name(test):
+        return "integration/" + test.id()
+
+
+def filter_suite(suite, pattern):
+    out = unittest.TestSuite()
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            out.addTests(filter_suite(t, pattern))
+        elif not pattern or pattern in t.id():
+            out.addTest(t)
+    return out
+
+
+def run_integration(build, tally, pattern):
+    binary = os.path.abspath(os.path.join(build, "fhird"))
+    if not os.access(binary, os.X_OK):
+        tally.fail("integration (no binary at %s)" % binary)
+        return
+    os.environ["FHIRD_BIN"] = binary
+    idir = os.path.join(HERE, "integration")
+    sys.path.insert(0, idir)
+    suite = unittest.defaultTestLoader.discover(idir, pattern="test_*.py", top_level_dir=idir)
+    suite = filter_suite(suite, pattern)
+    result = TallyResult(tally)
+    suite.run(result)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--only", choices=["unit", "integration"])
+    ap.add_argument("-k", dest="pattern", default="")
+    a = ap.parse_args()
+    tally = Tally()
+    t0 = time.monotonic()
+    if a.only in (None, "unit"):
+        run_unit(a.build, tally, a.pattern)
+    if a.only in (None, "integration"):
+        run_integration(a.build, tally, a.pattern)
+    if tally.failures:
+        print("\nfailed:")
+        for f in tally.failures:
+            print("  " + f)
+    print("(%.1f s)" % (time.monotonic() - t0))
+    print("%d passed, %d failed" % (tally.passed, tally.failed))
+    sys.exit(1 if tally.failed or tally.passed == 0 else 0)
+
+
+if __name__ == "__main__":
+    main()
