@@ -37,7 +37,7 @@ static const struct cfg_row cfg_rows[] = {
 	{ "auth", CFG_AUTH, O(auth), 0, 0, "off", "authorization: off (loopback only) or smart" },
 	{ "insecure_http", CFG_BOOL, O(insecure_http), 0, 1, "false", "allow plain HTTP on a non-loopback address" },
 	{ "max_body_bytes", CFG_SIZE, O(max_body_bytes), 1024, 1ULL << 32, "16777216", "largest request body (413 beyond)" },
-	{ "max_header_bytes", CFG_SIZE, O(max_header_bytes), 4096, 1 << 20, "32768", "memory for the request line and headers" },
+	{ "max_header_bytes", CFG_SIZE, O(max_header_bytes), 16384, 1 << 22, "65536", "per-connection memory for the request line, query and headers" },
 	{ "max_url_bytes", CFG_SIZE, O(max_url_bytes), 256, 1 << 20, "8192", "longest request URL (414 beyond)" },
 	{ "max_json_depth", CFG_UINT, O(max_json_depth), 4, 1000, "64", "deepest JSON nesting accepted (400 beyond)" },
 	{ "max_conn_per_ip", CFG_UINT, O(max_conn_per_ip), 0, 100000, "128", "connections per client address (0 = unlimited)" },

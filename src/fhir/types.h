@@ -46,14 +46,18 @@ typedef struct fhir_type {
 	unsigned n_elements;
 } fhir_type;
 
-/* Every concrete R4 resource type, sorted by name (strcmp). */
+/* Every concrete R4 (4.0.1) resource type, sorted by name (strcmp): 146
+ * of them. */
 extern const fhir_type fhir_types[];
 extern const unsigned fhir_types_count;
 
-/* The type named name[0..len) or NULL. Binary search; thread-safe. */
+/* The type named name[0..len) or NULL. name need not be NUL-terminated; a
+ * name with a NUL byte inside [0..len) matches nothing. Binary search;
+ * thread-safe. */
 const fhir_type *fhir_type_find(const char *name, size_t len);
 
-/* The element of t named name or NULL. Binary search. */
+/* The element of t named name (NUL-terminated) or NULL; NULL when t is
+ * NULL. Binary search; thread-safe. */
 const fhir_element *fhir_type_element(const fhir_type *t, const char *name);
 
 #endif

@@ -217,7 +217,8 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
 	if (!req.pre_error) {
 		rc = http_target_parse(&c->arena, c->raw ? c->raw : "/", HTTP_MAX_PARAMS, &t);
 		if (rc) {
-			req.pre_error = rc;
+			/* too many parameters is a URL problem, not a body one */
+			req.pre_error = rc == ERR_TOOBIG ? ERR_URITOOLONG : rc;
 		} else {
 			req.path = t.path;
 			req.segments = t.segments;
