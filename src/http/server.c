@@ -418,35 +418,31 @@ int http_server_start(http_server *s)
 	const config_t *cfg = s->cfg;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 
+	/* The TLS options close the list early (MHD_OPTION_END at [n]) when
+	 * there is no certificate; one option array serves both cases. */
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, s->cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, s->key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, cfg->tls_priorities },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
 	if (s->cert_pem)
 		flags |= MHD_USE_TLS;
-	if (s->cert_pem)
-		s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
-					MHD_OPTION_LISTEN_SOCKET, s->lfd,
-					MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-					MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
-					MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-					MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conn_per_ip,
-					MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s,
-					MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
-					MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
-					MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
-					MHD_OPTION_HTTPS_MEM_CERT, s->cert_pem,
-					MHD_OPTION_HTTPS_MEM_KEY, s->key_pem,
-					MHD_OPTION_HTTPS_PRIORITIES, cfg->tls_priorities,
-					MHD_OPTION_END);
 	else
-		s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
-					MHD_OPTION_LISTEN_SOCKET, s->lfd,
-					MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-					MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
-					MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-					MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conn_per_ip,
-					MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s,
-					MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
-					MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
-					MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
-					MHD_OPTION_END);
+		tls[0].option = MHD_OPTION_END;
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
+				MHD_OPTION_LISTEN_SOCKET, s->lfd,
+				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
+				MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conn_per_ip,
+				MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s,
+				MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
+				MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+				MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
+				MHD_OPTION_ARRAY, tls,
+				MHD_OPTION_END);
 	if (!s->d) {
 		log_error("msg=\"cannot start HTTP daemon (check TLS certificate, key and priorities)\"");
 		return ERR_IO;
