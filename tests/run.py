@@ -49,8 +49,10 @@ def run_unit(build, tally, pattern):
         if pattern and pattern not in name:
             continue
         try:
-            p = subprocess.run([path], env=env, capture_output=True, text=True, timeout=600)
-            out, err, rc = p.stdout, p.stderr, p.returncode
+            p = subprocess.run([path], env=env, capture_output=True, timeout=600)
+            out = p.stdout.decode(errors="replace")
+            err = p.stderr.decode(errors="replace")
+            rc = p.returncode
         except subprocess.TimeoutExpired:
             out, err, rc = "", "timeout after 600 s", -1
         seen_fail = False

@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "core/valid.h"
+#include "stamp.h"
 #include "validate.h"
 
 #include <stdio.h>
@@ -100,56 +101,6 @@ static int rest_check_body(fhir_req *fr, json_t *res)
 	return 0;
 }
 
-/* Canonical form: resourceType, id, meta (without the server-owned
- * versionId/lastUpdated, which render sets), then the other elements in
- * the client's order. Returns a new object or NULL. */
-static json_t *rest_canonical(json_t *res, const char *type, const char *id)
-{
-	json_t *out = json_object(), *meta, *v;
-	const char *k;
-
-	if (!out)
-		return NULL;
-	json_object_set_new(out, "resourceType", json_string(type));
-	json_object_set_new(out, "id", json_string(id));
-	meta = json_object_get(res, "meta");
-	meta = json_is_object(meta) ? json_deep_copy(meta) : json_object();
-	if (!meta) {
-		json_decref(out);
-		return NULL;
-	}
-	json_object_del(meta, "versionId");
-	json_object_del(meta, "lastUpdated");
-	json_object_set_new(out, "meta", meta);
-	json_object_foreach(res, k, v)
-	{
-		if (strcmp(k, "resourceType") && strcmp(k, "id") && strcmp(k, "meta"))
-			json_object_set(out, k, v);
-	}
-	return out;
-}
-
-/* store_render_fn: stamps meta.versionId/lastUpdated and serializes. */
-static int rest_render(void *ctx, int64_t vid, const char *last_updated, char **out, size_t *len)
-{
-	json_t *res = ctx, *meta = json_object_get(res, "meta");
-	char v[24];
-	json_t *copy;
-
-	snprintf(v, sizeof v, "%lld", (long long)vid);
-	/* Rebuild meta so versionId and lastUpdated come first. */
-	copy = json_object();
-	if (!copy)
-		return ERR_NOMEM;
-	json_object_set_new(copy, "versionId", json_string(v));
-	json_object_set_new(copy, "lastUpdated", json_string(last_updated));
-	if (meta)
-		json_object_update_missing(copy, meta);
-	json_object_set_new(res, "meta", copy);
-	*out = fhir_json_dump(res, 0, len);
-	return *out ? 0 : ERR_NOMEM;
-}
-
 /* The answer to a successful create/update (http.html#create, #update). */
 static void rest_write_response(fhir_req *fr, store_op_t *op, int status)
 {
@@ -189,7 +140,8 @@ static int rest_if_match(fhir_req *fr, int64_t *out)
 
 static void rest_write(fhir_req *fr, enum store_op_kind kind)
 {
-	json_t *body = NULL, *canon = NULL;
+	json_t *body = NULL;
+	fhir_stamp stamp = { 0 };
 	const char *diag = NULL;
 	char newid[37];
 	const char *id = fr->route.id;
@@ -225,16 +177,16 @@ static void rest_write(fhir_req *fr, enum store_op_kind kind)
 		if (rest_if_match(fr, &op.if_match))
 			goto out;
 	}
-	canon = rest_canonical(body, fr->route.type->name, id);
-	if (!canon) {
-		fhir_send_error(fr, ERR_NOMEM, NULL, NULL);
+	rc = fhir_stamp_prepare(body, fr->route.type->name, id, &stamp);
+	if (rc) {
+		fhir_send_error(fr, rc, NULL, NULL);
 		goto out;
 	}
 	op.kind = kind;
 	op.type = fr->route.type->name;
 	op.id = id;
-	op.render = rest_render;
-	op.render_ctx = canon;
+	op.render = fhir_stamp_render;
+	op.render_ctx = &stamp;
 	op.method = kind == STORE_OP_CREATE ? "POST" : "PUT";
 	rc = store_commit(fr->app->store, &op, 1, 1);
 	if (rc) {
@@ -246,7 +198,7 @@ static void rest_write(fhir_req *fr, enum store_op_kind kind)
 	rest_write_response(fr, &op, op.created ? 201 : 200);
 out:
 	store_version_clear(&op.result);
-	json_decref(canon);
+	fhir_stamp_fini(&stamp);
 	json_decref(body);
 }
 
