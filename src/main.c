@@ -206,6 +206,10 @@ static int main_serve(int argc, char **argv)
 		log_error("msg=\"no randomness from the OS\"");
 		goto out;
 	}
+	/* Bind first: a port in use must not leave a new, empty database behind. */
+	rc = http_server_new(&cfg, fhir_handle, &app, &srv, &port);
+	if (rc)
+		goto out;
 	main_db_dir(cfg.db);
 	so.path = cfg.db;
 	so.readers = cfg.threads + 2;
@@ -220,9 +224,6 @@ static int main_serve(int argc, char **argv)
 		goto out;
 	app.auth = auth;
 
-	rc = http_server_new(&cfg, fhir_handle, &app, &srv, &port);
-	if (rc)
-		goto out;
 	if (auto_base) {
 		/* Port 0: the base URL can only name the port the kernel chose. */
 		char url[512], host[300];

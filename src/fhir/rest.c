@@ -290,8 +290,14 @@ static void rest_read_common(fhir_req *fr, int is_vread)
 		goto out;
 	}
 	if (rc) {
-		fhir_send_error(fr, rc, rc == ERR_NOTFOUND ? (is_vread ? "Version not found" : "Resource not found") : NULL,
-				NULL);
+		/* type and id passed the syntax checks: safe to echo */
+		const char *msg = NULL;
+		if (rc == ERR_NOTFOUND)
+			msg = is_vread ? arena_printf(fr->http->arena, "Version %lld of %s/%s not found",
+						      (long long)fr->route.vid, fr->route.type->name, fr->route.id)
+				       : arena_printf(fr->http->arena, "Resource %s/%s not found", fr->route.type->name,
+						      fr->route.id);
+		fhir_send_error(fr, rc, msg, NULL);
 		goto out;
 	}
 	fhir_version_headers(fr, &v, 0);

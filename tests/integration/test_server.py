@@ -50,6 +50,15 @@ class TestCli(unittest.TestCase):
         # auth off is loopback only, even with --insecure-http
         self.assertUsageError("serve", "--listen", "0.0.0.0:0", "--insecure-http", "--auth", "off")
 
+    def test_port_in_use_leaves_no_database(self):
+        with Server() as s:
+            d = tempfile.TemporaryDirectory(prefix="fhird-port-")
+            self.addCleanup(d.cleanup)
+            db = os.path.join(d.name, "new.db")
+            rc, _, _ = run_cli("serve", "--listen", "127.0.0.1:%d" % s.port, "--db", db, "--auth", "off")
+            self.assertEqual(rc, 1)
+            self.assertFalse(os.path.exists(db))
+
     def test_insecure_http_starts_and_warns(self):
         with Server("--listen", "0.0.0.0:0", "--insecure-http", "--auth", "smart") as s:
             r = s.request("GET", "metadata")
@@ -59,8 +68,12 @@ class TestCli(unittest.TestCase):
 
 
 class TestConfig(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="fhird-cfg-")
+        self.addCleanup(self.tmp.cleanup)
+
     def test_config_file_env_and_flag_precedence(self):
-        d = tempfile.mkdtemp(prefix="fhird-cfg-")
+        d = self.tmp.name
         conf = os.path.join(d, "fhird.conf")
         with open(conf, "w") as f:
             f.write("# test config\nmax_body_bytes = 100000\n\nmax_json_depth = 10\n")
@@ -80,7 +93,7 @@ class TestConfig(unittest.TestCase):
                                        {"Content-Type": "application/fhir+json"}).status, 201)
 
     def test_bad_config_line(self):
-        d = tempfile.mkdtemp(prefix="fhird-cfg-")
+        d = self.tmp.name
         conf = os.path.join(d, "bad.conf")
         with open(conf, "w") as f:
             f.write("listen = 127.0.0.1:0\nthis is not a setting\n")
@@ -141,8 +154,15 @@ class TestAccessLog(FhirTestCase):
     def test_no_values_in_log(self):
         self.req("GET", "metadata?_pretty=true&x=SECRETVALUE", headers={"Authorization": "Bearer SECRETTOKEN"})
         self.req("POST", "Patient", {"resourceType": "Patient", "name": [{"family": "SECRETNAME"}]})
-        log = self.server.stderr()
-        lines = [l for l in log.splitlines() if "msg=access" in l]
+        # the access line is written when the response has gone out, which
+        # may be just after the client read it: wait for it
+        deadline = time.monotonic() + 20
+        while True:
+            log = self.server.stderr()
+            lines = [l for l in log.splitlines() if "msg=access" in l]
+            if len(lines) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
         self.assertTrue(any("path=\"/fhir/metadata\"" in l and "status=200" in l and "query=\"_pretty,x\"" in l
                             for l in lines), lines)
         self.assertTrue(any("method=POST" in l and "status=201" in l and "bytes=" in l and "dur_us=" in l
