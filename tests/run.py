@@ -17,6 +17,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TAP_LINE = re.compile(r"^(not ok|ok) \d+ - (.*)$")
+TAP_SKIP = re.compile(r"^(?:not ok|ok) \d+ # SKIP\s*(.*)$")
 
 
 class Tally:
@@ -46,27 +47,40 @@ def run_unit(build, tally, pattern):
         path = os.path.join(bindir, name)
         if not name.startswith("test_") or not os.access(path, os.X_OK) or os.path.isdir(path):
             continue
-        if pattern and pattern not in name:
-            continue
         try:
             p = subprocess.run([path], env=env, capture_output=True, timeout=600)
-            out = p.stdout.decode(errors="replace")
-            err = p.stderr.decode(errors="replace")
+            # bytes: a test may print anything; decoding must not stop the run
+            out = p.stdout.decode("utf-8", "replace")
+            err = p.stderr.decode("utf-8", "replace")
             rc = p.returncode
         except subprocess.TimeoutExpired:
             out, err, rc = "", "timeout after 600 s", -1
         seen_fail = False
-        for line in out.splitlines():
+        matched = not pattern or pattern in name
+        lines = out.splitlines()
+        for i, line in enumerate(lines):
             m = TAP_LINE.match(line.strip())
             if not m:
+                s = TAP_SKIP.match(line.strip())
+                if s and (not pattern or pattern in "unit/%s/%s" % (name, s.group(1))):
+                    print("SKIP unit/%s/%s" % (name, s.group(1)), flush=True)
                 continue
             tname = "unit/%s/%s" % (name, m.group(2))
+            if pattern and pattern not in tname:
+                continue
+            matched = True
             if m.group(1) == "ok":
                 tally.ok(tname)
             else:
                 seen_fail = True
-                tally.fail(tname, out[-2000:] + "\n" + err[-2000:])
-        if rc != 0 and not seen_fail:
+                # cmocka's diagnostics for this test: the "# ..." lines after it
+                diag = []
+                for d in lines[i + 1:]:
+                    if not d.startswith("#") or d.startswith("# ok - ") or d.startswith("# not ok - "):
+                        break
+                    diag.append(d)
+                tally.fail(tname, "\n".join(diag) or (out[-2000:] + "\n" + err[-2000:]))
+        if rc != 0 and not seen_fail and matched:
             tally.fail("unit/%s (exit %d)" % (name, rc), out[-3000:] + "\n" + err[-3000:])
 
 
@@ -91,6 +105,16 @@ class TallyResult(unittest.TestResult):
     def addError(self, test, err):
         super().addError(test, err)
         self.tally.fail(self._name(test), self._exc_info_to_string(err, test))
+
+    def addSubTest(self, test, subtest, err):
+        # A failing subtest fails its test: unittest then calls neither
+        # addSuccess nor addFailure for the test itself, so count it here.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            if issubclass(err[0], unittest.SkipTest):
+                print("SKIP %s: %s" % (self._name(subtest), err[1]), flush=True)
+            else:
+                self.tally.fail(self._name(subtest), self._exc_info_to_string(err, test))
 
     def addSkip(self, test, reason):
         super().addSkip(test, reason)

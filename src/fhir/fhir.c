@@ -68,8 +68,8 @@ void fhir_handle(void *appv, http_request *req, http_response *resp)
 	rc = fhir_route_parse(app, req, &fr.route);
 	if (rc) {
 		fhir_send_error(&fr, rc, fhir_route_diag(rc), NULL);
-		if (rc == ERR_METHOD)
-			http_response_header(resp, "Allow", "GET, HEAD, POST, PUT, DELETE");
+		if (rc == ERR_METHOD && fr.route.allow)
+			http_response_header(resp, "Allow", fr.route.allow);
 		return;
 	}
 	rc = fhir_format_negotiate(&fr);

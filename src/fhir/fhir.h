@@ -59,6 +59,7 @@ typedef struct fhir_route {
 	const char *id;        /* NULL unless instance level */
 	int64_t vid;           /* vread */
 	const char *operation; /* "$name" for operations */
+	const char *allow;     /* with ERR_METHOD: the methods the URL supports */
 } fhir_route;
 
 typedef struct fhir_req {

@@ -29,6 +29,18 @@ static int route_is(const char *m, const char *want)
 	return strcmp(m, want) == 0;
 }
 
+/* RFC 9110 15.5.6: a 405 lists the methods the target does support. */
+static int route_refuse(fhir_route *out, const char *allow)
+{
+	out->allow = allow;
+	return ERR_METHOD;
+}
+
+#define ALLOW_READ "GET, HEAD"
+#define ALLOW_TYPE "GET, HEAD, POST"
+#define ALLOW_INSTANCE "GET, HEAD, PUT, DELETE"
+
+
 int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *out)
 {
 	const char *bp = app->cfg->base_path;
@@ -62,7 +74,7 @@ int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *o
 		else if (get)
 			out->interaction = FHIR_I_SEARCH_SYSTEM;
 		else
-			return ERR_METHOD;
+			return route_refuse(out, ALLOW_TYPE);
 		return 0;
 	}
 	if (seg[0][0] == '$') {
@@ -72,13 +84,13 @@ int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *o
 	}
 	if (n == 1 && route_is(seg[0], "metadata")) {
 		if (!get)
-			return ERR_METHOD;
+			return route_refuse(out, ALLOW_READ);
 		out->interaction = FHIR_I_CAPABILITIES;
 		return 0;
 	}
 	if (n == 1 && route_is(seg[0], "_history")) {
 		if (!get)
-			return ERR_METHOD;
+			return route_refuse(out, ALLOW_READ);
 		out->interaction = FHIR_I_HISTORY_SYSTEM;
 		return 0;
 	}
@@ -91,18 +103,18 @@ int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *o
 		else if (get)
 			out->interaction = FHIR_I_SEARCH_TYPE;
 		else
-			return ERR_METHOD;
+			return route_refuse(out, ALLOW_TYPE);
 		return 0;
 	}
 	if (n == 2 && route_is(seg[1], "_search")) {
 		if (!route_is(m, "POST"))
-			return ERR_METHOD;
+			return route_refuse(out, "POST");
 		out->interaction = FHIR_I_SEARCH_TYPE;
 		return 0;
 	}
 	if (n == 2 && route_is(seg[1], "_history")) {
 		if (!get)
-			return ERR_METHOD;
+			return route_refuse(out, ALLOW_READ);
 		out->interaction = FHIR_I_HISTORY_TYPE;
 		return 0;
 	}
@@ -126,7 +138,7 @@ int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *o
 		else if (route_is(m, "PATCH"))
 			out->interaction = FHIR_I_PATCH;
 		else
-			return ERR_METHOD;
+			return route_refuse(out, ALLOW_INSTANCE);
 		return 0;
 	}
 	if (seg[2][0] == '$') {
@@ -139,7 +151,7 @@ int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *o
 	if (!route_is(seg[2], "_history") || n > 4)
 		return ERR_NOTFOUND;
 	if (!get)
-		return ERR_METHOD;
+		return route_refuse(out, ALLOW_READ);
 	if (n == 3) {
 		out->interaction = FHIR_I_HISTORY_INSTANCE;
 		return 0;
