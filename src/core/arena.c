@@ -56,7 +56,7 @@ void *arena_alloc(arena_t *a, size_t size)
 	}
 	bsize = need > ARENA_BLOCK ? need : ARENA_BLOCK;
 	/* The cap counts whole blocks: that is what the process really pays. */
-	if (bsize + sizeof *b > a->cap - a->used || a->used > a->cap)
+	if (a->used > a->cap || bsize > a->cap - a->used || sizeof *b > a->cap - a->used - bsize)
 		return NULL;
 	b = malloc(sizeof *b + bsize);
 	if (!b)

@@ -48,11 +48,13 @@ static int buf_reserve(buf_t *b, size_t extra)
 	ncap = b->cap ? b->cap : 256;
 	while (ncap < need)
 		ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
-	if (ncap > b->max + 1)
-		ncap = b->max + 1;
+	if (b->max < SIZE_MAX && ncap > b->max + 1)
+		ncap = b->max + 1; /* max + 1 would wrap to 0 for "no limit" */
 	p = realloc(b->data, ncap);
 	if (!p)
 		return ERR_NOMEM;
+	if (!b->data)
+		p[0] = '\0'; /* a fresh buffer reads as "" */
 	b->data = p;
 	b->cap = ncap;
 	return 0;

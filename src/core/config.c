@@ -5,7 +5,9 @@
 
 #include "err.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -265,7 +267,18 @@ int config_flag_key(const char *flag, char *key, size_t keylen, int *is_bool)
 
 int config_host_is_loopback(const char *host)
 {
-	return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 || strcmp(host, "localhost") == 0;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	/* Only literal addresses count: a name that looks like 127.x could
+	 * resolve anywhere. "localhost" is the one name trusted (RFC 6761 6.3). */
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
 }
 
 int config_finish(config_t *c, char *err, size_t errlen)

@@ -96,7 +96,8 @@ static int parse_dt(const char *s, int kind, struct dt *t)
 	memset(t, 0, sizeof *t);
 	t->mo = 1;
 	t->d = 1;
-	if (!dig(s, 4, &t->y))
+	/* R4's regex starts the year at 0001: "0000" is not a date */
+	if (!dig(s, 4, &t->y) || t->y == 0)
 		return 0;
 	t->prec = VALID_PREC_YEAR;
 	if (s[4] == '\0')
@@ -126,7 +127,8 @@ static int parse_dt(const char *s, int kind, struct dt *t)
 		int hh, mm;
 		if (!dig(s + 1, 2, &hh) || s[3] != ':' || !dig(s + 4, 2, &mm) || s[6] != '\0')
 			return 0;
-		if (hh > 14 || mm > 59)
+		/* R4: (0[0-9]|1[0-3]):[0-5][0-9] or 14:00 */
+		if (hh > 14 || mm > 59 || (hh == 14 && mm != 0))
 			return 0;
 		t->has_tz = 1;
 		t->tz_min = (*s == '-' ? -1 : 1) * (hh * 60 + mm);
@@ -239,9 +241,16 @@ int valid_http_date_parse(const char *s, time_t *out)
 	for (int i = 0; i < 12; i++)
 		if (strncmp(s + 8, months[i], 3) == 0)
 			mo = i + 1;
-	if (mo < 0 || d < 1 || d > days_in(y, mo) || h > 23 || mi > 59 || sec > 60)
+	if (mo < 0 || y < 1 || d < 1 || d > days_in(y, mo) || h > 23 || mi > 59 || sec > 60)
 		return ERR_INVALID;
-	*out = (time_t)(((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec);
+	{
+		int64_t days = days_from_civil(y, mo, d);
+		/* the weekday must be a real name and the right one: 1970-01-01 was a Thursday */
+		int wd = (int)(((days % 7) + 11) % 7);
+		if (strncmp(s, wdays[wd], 3) != 0)
+			return ERR_INVALID;
+		*out = (time_t)(((days * 24 + h) * 60 + mi) * 60 + sec);
+	}
 	return 0;
 }
 

@@ -14,51 +14,52 @@
  * between table entries and never equals one. */
 static int types_name_cmp(const char *z, const char *s, size_t len)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char a = (unsigned char)z[i], b = (unsigned char)s[i];
-		if (a != b)
-			return a < b ? -1 : 1;
-		if (a == '\0')
-			return -1; /* both NUL: s goes on past the end of z */
-	}
-	return z[len] == '\0' ? 0 : 1;
+	size_t i = 0;
+	int rc;
+
+	while (i < len && z[i] != '\0' && z[i] == s[i])
+		i++;
+	if (i == len)
+		rc = z[len] != '\0'; /* z[0..len) has no NUL, so z[len] exists */
+	else if (z[i] == '\0')
+		rc = -1; /* z ended first (or s holds a NUL here) */
+	else
+		rc = (unsigned char)z[i] < (unsigned char)s[i] ? -1 : 1;
+	return rc;
 }
 
 const fhir_type *fhir_type_find(const char *name, size_t len)
 {
-	unsigned lo = 0, hi = fhir_types_count;
+	const fhir_type *found = NULL;
+	unsigned lo = 0, hi = name ? fhir_types_count : 0;
 
-	if (!name)
-		return NULL;
-	while (lo < hi) {
+	while (lo < hi && !found) {
 		unsigned mid = lo + (hi - lo) / 2;
 		int c = types_name_cmp(fhir_types[mid].name, name, len);
 		if (c == 0)
-			return &fhir_types[mid];
-		if (c < 0)
+			found = &fhir_types[mid];
+		else if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return found;
 }
 
 const fhir_element *fhir_type_element(const fhir_type *t, const char *name)
 {
-	unsigned lo = 0, hi;
+	const fhir_element *found = NULL;
+	unsigned lo = 0, hi = t && name ? t->n_elements : 0;
 
-	if (!t || !name)
-		return NULL;
-	hi = t->n_elements;
-	while (lo < hi) {
+	while (lo < hi && !found) {
 		unsigned mid = lo + (hi - lo) / 2;
 		int c = strcmp(t->elements[mid].name, name);
 		if (c == 0)
-			return &t->elements[mid];
-		if (c < 0)
+			found = &t->elements[mid];
+		else if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return found;
 }

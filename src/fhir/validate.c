@@ -112,26 +112,19 @@ static int validate_is_primitive(unsigned kind)
 static int validate_present(const json_t *obj, const char *name)
 {
 	char cname[VALIDATE_NAME_BUF];
-	int n;
+	int n = snprintf(cname, sizeof cname, "_%s", name);
 
-	if (json_object_get(obj, name))
-		return 1;
-	n = snprintf(cname, sizeof cname, "_%s", name);
-	return n > 0 && (size_t)n < sizeof cname && json_object_get(obj, cname);
+	return json_object_get(obj, name) || (n > 0 && (size_t)n < sizeof cname && json_object_get(obj, cname));
 }
 
-/* The other array of a repeating primitive: "_x" for "x" and back. */
-static const json_t *validate_partner(const json_t *obj, const char *name, int companion)
+/* The "_x" property of element x when underscore is set, else "x" itself:
+ * the partner array of a repeating primitive. */
+static const json_t *validate_partner(const json_t *obj, const char *name, int underscore)
 {
 	char cname[VALIDATE_NAME_BUF];
-	int n;
+	int n = snprintf(cname, sizeof cname, "_%s", name);
 
-	if (!companion)
-		return json_object_get(obj, name);
-	n = snprintf(cname, sizeof cname, "_%s", name);
-	if (n <= 0 || (size_t)n >= sizeof cname)
-		return NULL;
-	return json_object_get(obj, cname);
+	return n > 0 && (size_t)n < sizeof cname ? json_object_get(obj, underscore ? cname : name) : NULL;
 }
 
 /* A string-based primitive: json.html "string property values can never
@@ -195,10 +188,11 @@ out:
 static int validate_extension(const struct validate_ctx *c, const json_t *v, const char *ex)
 {
 	const json_t *url = json_object_get(v, "url");
+	int rc = 0;
 
 	if (!json_is_object(v) || !json_is_string(url) || json_string_length(url) == 0)
-		return validate_fail(c, ex, "Element '%s' must be an extension object with a url", ex);
-	return 0;
+		rc = validate_fail(c, ex, "Element '%s' must be an extension object with a url", ex);
+	return rc;
 }
 
 /* The object of a "_x" companion: Element's own id and extension only
@@ -228,7 +222,10 @@ static int validate_element_ext(const struct validate_ctx *c, const json_t *v, c
 			}
 			json_array_foreach(x, i, item)
 			{
-				rc = validate_extension(c, item, "extension");
+				/* FHIRPath reaches a primitive's extensions as x.extension */
+				char iex[VALIDATE_NAME_BUF + 24];
+				snprintf(iex, sizeof iex, "%s.extension[%zu]", ex, i);
+				rc = validate_extension(c, item, iex);
 				if (rc)
 					goto out;
 			}
@@ -465,10 +462,11 @@ out:
 /* 1 when t->elements[i] is the first row of its choice group. */
 static int validate_choice_first(const fhir_type *t, unsigned i)
 {
-	for (unsigned j = 0; j < i; j++)
-		if (t->elements[j].choice && !strcmp(t->elements[j].choice, t->elements[i].choice))
-			return 0;
-	return 1;
+	unsigned j = 0;
+
+	while (j < i && !(t->elements[j].choice && !strcmp(t->elements[j].choice, t->elements[i].choice)))
+		j++;
+	return j == i;
 }
 
 /* How many types of the choice group are present (value or extensions). */
