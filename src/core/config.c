@@ -45,7 +45,7 @@ static const struct cfg_row cfg_rows[] = {
 	{ "max_conn_per_ip", CFG_UINT, O(max_conn_per_ip), 0, 100000, "128", "connections per client address (0 = unlimited)" },
 	{ "max_connections", CFG_UINT, O(max_connections), 1, 1000000, "1024", "connections in total" },
 	{ "conn_timeout_s", CFG_UINT, O(conn_timeout_s), 1, 3600, "30", "idle/slow connection timeout in seconds" },
-	{ "threads", CFG_UINT, O(threads), 1, 256, "8", "HTTP worker threads" },
+	{ "threads", CFG_UINT, O(threads), 1, 256, "16", "HTTP worker threads (writers wait on group commit: more threads, bigger batches)" },
 	{ "page_default", CFG_UINT, O(page_default), 1, 100000, "20", "page size when _count is absent" },
 	{ "page_max", CFG_UINT, O(page_max), 1, 100000, "1000", "largest page size honoured" },
 	{ "shutdown_grace_s", CFG_UINT, O(shutdown_grace_s), 0, 3600, "10", "how long shutdown waits for requests in flight" },

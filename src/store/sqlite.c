@@ -94,6 +94,7 @@ struct sq_job {
 	int atomic;
 	int rc;
 	int done;
+	pthread_cond_t cond; /* the submitter sleeps on its own condition: no herd */
 	struct sq_job *next;
 };
 
@@ -112,7 +113,6 @@ struct sq {
 	int wthread_started;
 	pthread_mutex_t wlock;
 	pthread_cond_t wcond;      /* writer waits for jobs */
-	pthread_cond_t done_cond;  /* submitters wait for completion */
 	struct sq_job *qhead, *qtail;
 	int closing;
 	unsigned batch_max;
@@ -597,10 +597,12 @@ static void *sq_writer_main(void *arg)
 		pthread_mutex_lock(&s->wlock);
 		for (j = batch; j;) {
 			struct sq_job *next = j->next;
-			j->done = 1; /* j lives on its submitter's stack: no touching after this */
+			j->done = 1;
+			/* j lives on its submitter's stack; it cannot return before we
+			 * release wlock, so signalling here is safe */
+			pthread_cond_signal(&j->cond);
 			j = next;
 		}
-		pthread_cond_broadcast(&s->done_cond);
 		pthread_mutex_unlock(&s->wlock);
 	}
 	return NULL;
@@ -613,9 +615,11 @@ static int sq_commit(void *impl, store_op_t *ops, size_t n, int atomic)
 
 	if (n == 0)
 		return 0;
+	pthread_cond_init(&j.cond, NULL);
 	pthread_mutex_lock(&s->wlock);
 	if (s->closing) {
 		pthread_mutex_unlock(&s->wlock);
+		pthread_cond_destroy(&j.cond);
 		return ERR_BUSY;
 	}
 	if (s->qtail)
@@ -625,8 +629,9 @@ static int sq_commit(void *impl, store_op_t *ops, size_t n, int atomic)
 	s->qtail = &j;
 	pthread_cond_signal(&s->wcond);
 	while (!j.done)
-		pthread_cond_wait(&s->done_cond, &s->wlock);
+		pthread_cond_wait(&j.cond, &s->wlock);
 	pthread_mutex_unlock(&s->wlock);
+	pthread_cond_destroy(&j.cond);
 	return j.rc;
 }
 
@@ -660,7 +665,6 @@ static void sq_close(void *impl)
 	pthread_cond_destroy(&s->rcond);
 	pthread_mutex_destroy(&s->wlock);
 	pthread_cond_destroy(&s->wcond);
-	pthread_cond_destroy(&s->done_cond);
 	free(s);
 }
 
@@ -675,7 +679,6 @@ static int sq_open(const store_options *o, void **out)
 	pthread_cond_init(&s->rcond, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_cond_init(&s->wcond, NULL);
-	pthread_cond_init(&s->done_cond, NULL);
 	s->batch_max = o->write_batch_max ? o->write_batch_max : 256;
 
 	if (sqlite3_threadsafe() == 0) {

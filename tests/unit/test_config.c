@@ -69,7 +69,7 @@ static void test_config_defaults(void **state)
 	assert_int_equal(c->max_conn_per_ip, 128);
 	assert_int_equal(c->max_connections, 1024);
 	assert_int_equal(c->conn_timeout_s, 30);
-	assert_int_equal(c->threads, 8);
+	assert_int_equal(c->threads, 16);
 	assert_int_equal(c->page_default, 20);
 	assert_int_equal(c->page_max, 1000);
 	assert_int_equal(c->write_batch_max, 256);
@@ -136,7 +136,7 @@ static void test_config_set_numbers(void **state)
 	assert_int_equal(config_set(c, "threads", "0", err, sizeof err), ERR_INVALID);
 	assert_int_equal(config_set(c, "threads", "257", err, sizeof err), ERR_INVALID);
 	assert_int_equal(config_set(c, "threads", "4294967297", err, sizeof err), ERR_INVALID);
-	assert_int_equal(c->threads, 8);
+	assert_int_equal(c->threads, 16);
 	assert_int_equal(config_set(c, "max_json_depth", "3", err, sizeof err), ERR_INVALID);
 	assert_int_equal(config_set(c, "max_json_depth", "1001", err, sizeof err), ERR_INVALID);
 	assert_int_equal(c->max_json_depth, 64);
