@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What the placeholders serialize to, right after the known prefix. */
-#define STAMP_HOLE "0\",\"lastUpdated\":\"0"
+/* What follows the id up to the end of the placeholders. */
+#define STAMP_AFTER_ID "\",\"meta\":{\"versionId\":\"0\",\"lastUpdated\":\"0"
 
 int fhir_stamp_prepare(const json_t *res, const char *type, const char *id, fhir_stamp *out)
 {
@@ -46,17 +46,19 @@ int fhir_stamp_prepare(const json_t *res, const char *type, const char *id, fhir
 	out->json = fhir_json_dump(canon, 0, &out->len);
 	if (!out->json)
 		goto out;
-	n = snprintf(prefix, sizeof prefix, "{\"resourceType\":\"%s\",\"id\":\"%s\",\"meta\":{\"versionId\":\"", type, id);
+	n = snprintf(prefix, sizeof prefix, "{\"resourceType\":\"%s\",\"id\":\"", type);
 	/* The serializer keeps insertion order; if that ever changed, fail
 	 * loudly rather than splice into the wrong place. */
-	if (n <= 0 || (size_t)n >= sizeof prefix || out->len < (size_t)n + strlen(STAMP_HOLE) ||
-	    memcmp(out->json, prefix, (size_t)n) != 0 ||
-	    memcmp(out->json + n, STAMP_HOLE, strlen(STAMP_HOLE)) != 0) {
+	if (n <= 0 || (size_t)n >= sizeof prefix || out->len < (size_t)n + strlen(id) + strlen(STAMP_AFTER_ID) ||
+	    memcmp(out->json, prefix, (size_t)n) != 0 || memcmp(out->json + n, id, strlen(id)) != 0 ||
+	    memcmp(out->json + n + strlen(id), STAMP_AFTER_ID, strlen(STAMP_AFTER_ID)) != 0) {
 		rc = ERR_INTERNAL;
 		goto out;
 	}
+	/* the hole spans the id and the placeholders: a conditional update
+	 * learns its id only inside the transaction */
 	out->hole = (size_t)n;
-	out->hole_len = strlen(STAMP_HOLE);
+	out->hole_len = strlen(id) + strlen(STAMP_AFTER_ID);
 	rc = 0;
 out:
 	if (rc)
@@ -65,11 +67,14 @@ out:
 	return rc;
 }
 
-int fhir_stamp_render(void *ctx, int64_t vid, const char *last_updated, char **out, size_t *len)
+int fhir_stamp_render(void *ctx, const char *id, int64_t vid, const char *last_updated, char **out, size_t *len)
 {
 	const fhir_stamp *s = ctx;
-	char mid[96];
-	int m = snprintf(mid, sizeof mid, "%lld\",\"lastUpdated\":\"%s", (long long)vid, last_updated);
+	char mid[200];
+	/* id comes from the URL, the store or a match: always valid_id syntax,
+	 * so it needs no JSON escaping */
+	int m = snprintf(mid, sizeof mid, "%s\",\"meta\":{\"versionId\":\"%lld\",\"lastUpdated\":\"%s", id,
+			 (long long)vid, last_updated);
 	size_t tail = s->len - s->hole - s->hole_len, total;
 	char *p;
 

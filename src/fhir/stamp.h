@@ -10,7 +10,8 @@
  * store_render_fn).
  *
  * The canonical form puts resourceType, id and meta first, so the hole's
- * place is known exactly: `{"resourceType":"T","id":"I","meta":{"versionId":"`.
+ * place is known exactly: it starts after `{"resourceType":"T","id":"` and
+ * spans the id and `","meta":{"versionId":"0","lastUpdated":"0`.
  * Server-owned meta values sent by the client are dropped (http.html#create:
  * "the server SHALL ignore" them).
  */
@@ -33,8 +34,9 @@ typedef struct fhir_stamp {
  * id valid_id). 0, ERR_NOMEM, ERR_INTERNAL. */
 int fhir_stamp_prepare(const json_t *res, const char *type, const char *id, fhir_stamp *out);
 
-/* store_render_fn: ctx is a fhir_stamp*. Produces the final bytes. */
-int fhir_stamp_render(void *ctx, int64_t vid, const char *last_updated, char **out, size_t *len);
+/* store_render_fn: ctx is a fhir_stamp*. Produces the final bytes with
+ * id (which replaces the one given to prepare), vid and last_updated. */
+int fhir_stamp_render(void *ctx, const char *id, int64_t vid, const char *last_updated, char **out, size_t *len);
 
 void fhir_stamp_fini(fhir_stamp *s);
 

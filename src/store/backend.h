@@ -15,6 +15,7 @@ struct store_backend {
 	int (*read)(void *impl, const char *type, const char *id, store_version_t *out);
 	int (*vread)(void *impl, const char *type, const char *id, int64_t vid, store_version_t *out);
 	int (*history)(void *impl, const store_history_q *q, store_history_page *out);
+	int (*match)(void *impl, const char *type, const store_cond *c, char (*ids)[65], size_t max, size_t *n);
 	int (*schema_version)(void *impl);
 };
 

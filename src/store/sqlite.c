@@ -21,10 +21,11 @@
  * - lastUpdated is strictly increasing over the whole store (one
  *   microsecond apart at least), so _since and _at are exact.
  *
- * Schema (user_version 1):
+ * Schema (user_version 2):
  *   version(seq INTEGER PRIMARY KEY, type, id, vid, updated_us, method,
  *           deleted, body)   every version of every resource, seq = order
  *   current(type, id, vid, seq, deleted)   newest version per resource
+ *   ident(type, id, system, value)         identifiers of current versions
  */
 #include "backend.h"
 
@@ -39,7 +40,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SQ_SCHEMA_VERSION 1
+#define SQ_SCHEMA_VERSION 2
 
 static const char *const sq_migrations[] = {
 	/* 0 -> 1 */
@@ -62,18 +63,52 @@ static const char *const sq_migrations[] = {
 	"  deleted INTEGER NOT NULL,"
 	"  PRIMARY KEY(type, id)) WITHOUT ROWID;"
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+	/* 1 -> 2: business identifiers of current versions, for conditional
+	 * interactions (the search issue generalises this into token indexes) */
+	"CREATE TABLE ident("
+	"  type TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  system TEXT NOT NULL,"
+	"  value TEXT NOT NULL);"
+	"CREATE INDEX ident_lookup ON ident(type, value, system);"
+	"CREATE INDEX ident_res ON ident(type, id);",
 };
 
 #define SQ_COLS "v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body"
 
-enum sq_read_stmt { SQ_READ, SQ_VREAD, SQ_NREAD };
+/* Conditional matching (store_cond), shared by readers and the writer:
+ * ?1 type, ?2 _id or NULL, ?3 system or NULL, ?4 value or NULL, ?5 limit. */
+#define SQ_MATCH_IDENT                                                                                         \
+	"SELECT DISTINCT i.id FROM ident i JOIN current c ON c.type = i.type AND c.id = i.id "                 \
+	"WHERE i.type = ?1 AND (?4 IS NULL OR i.value = ?4) AND (?3 IS NULL OR i.system = ?3) "                \
+	"AND (?2 IS NULL OR i.id = ?2) AND c.deleted = 0 LIMIT ?5"
+#define SQ_MATCH_ID "SELECT id FROM current WHERE type = ?1 AND id = ?2 AND deleted = 0 LIMIT ?5"
+
+enum sq_read_stmt { SQ_READ, SQ_VREAD, SQ_MATCH_I, SQ_MATCH_D, SQ_NREAD };
 static const char *const sq_read_sql[SQ_NREAD] = {
 	[SQ_READ] = "SELECT " SQ_COLS " FROM current c JOIN version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2",
 	[SQ_VREAD] = "SELECT " SQ_COLS " FROM version v WHERE v.type = ?1 AND v.id = ?2 AND v.vid = ?3",
+	[SQ_MATCH_I] = SQ_MATCH_IDENT,
+	[SQ_MATCH_D] = SQ_MATCH_ID,
 };
 
-enum sq_write_stmt { SQ_W_CUR, SQ_W_INS_VER, SQ_W_UPS_CUR, SQ_NWRITE };
+enum sq_write_stmt {
+	SQ_W_CUR,
+	SQ_W_INS_VER,
+	SQ_W_UPS_CUR,
+	SQ_W_IDENT_DEL,
+	SQ_W_IDENT_INS,
+	SQ_W_MATCH_I,
+	SQ_W_MATCH_D,
+	SQ_W_READ,
+	SQ_NWRITE
+};
 static const char *const sq_write_sql[SQ_NWRITE] = {
+	[SQ_W_IDENT_DEL] = "DELETE FROM ident WHERE type = ?1 AND id = ?2",
+	[SQ_W_IDENT_INS] = "INSERT INTO ident(type, id, system, value) VALUES(?1, ?2, ?3, ?4)",
+	[SQ_W_MATCH_I] = SQ_MATCH_IDENT,
+	[SQ_W_MATCH_D] = SQ_MATCH_ID,
+	[SQ_W_READ] = "SELECT " SQ_COLS " FROM current c JOIN version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2",
 	[SQ_W_CUR] = "SELECT vid, deleted FROM current WHERE type = ?1 AND id = ?2",
 	[SQ_W_INS_VER] = "INSERT INTO version(type, id, vid, updated_us, method, deleted, body) "
 			 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -387,6 +422,53 @@ out:
 	return rc;
 }
 
+/* Runs a conditional match on a connection's prepared statements. */
+static int sq_match_run(sqlite3 *db, sqlite3_stmt *by_ident, sqlite3_stmt *by_id, const char *type,
+			const store_cond *c, char (*ids)[65], size_t max, size_t *n)
+{
+	sqlite3_stmt *st = c->has_ident ? by_ident : by_id;
+	int step, rc = 0;
+
+	*n = 0;
+	if (!c->has_ident && !c->id)
+		return ERR_INVALID; /* no criteria would match everything: refuse */
+	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
+	if (c->id)
+		sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 2);
+	if (c->has_ident && c->system)
+		sqlite3_bind_text(st, 3, c->system, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	if (c->has_ident && c->value)
+		sqlite3_bind_text(st, 4, c->value, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)max);
+	while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		const unsigned char *id = sqlite3_column_text(st, 0);
+		snprintf(ids[*n], 65, "%s", id ? (const char *)id : "");
+		(*n)++;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE) {
+		log_error("msg=\"match failed\" err=\"%s\"", sqlite3_errmsg(db));
+		rc = ERR_DB;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+static int sq_match(void *impl, const char *type, const store_cond *c, char (*ids)[65], size_t max, size_t *n)
+{
+	struct sq *s = impl;
+	struct sq_reader *r = sq_reader_get(s);
+	int rc = sq_match_run(r->db, r->st[SQ_MATCH_I], r->st[SQ_MATCH_D], type, c, ids, max, n);
+	sq_reader_put(s, r);
+	return rc;
+}
+
 /* ---- writes ----------------------------------------------------------- */
 
 static void sq_op_reset(store_op_t *op)
@@ -396,21 +478,50 @@ static void sq_op_reset(store_op_t *op)
 	op->status = 0;
 	op->created = 0;
 	op->noop = 0;
+	op->matches = 0;
 }
 
-/* Applies one operation inside the open transaction. */
-static int sq_apply(struct sq *s, store_op_t *op)
+/* Replaces the identifier rows of (type, id) with idents (none for a delete). */
+static int sq_idents_write(struct sq *s, const char *type, const char *id, const store_ident *idents, size_t n)
+{
+	sqlite3_stmt *del = s->wst[SQ_W_IDENT_DEL], *ins = s->wst[SQ_W_IDENT_INS];
+	int step;
+
+	sqlite3_bind_text(del, 1, type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(del, 2, id, -1, SQLITE_STATIC);
+	step = sqlite3_step(del);
+	sqlite3_reset(del);
+	sqlite3_clear_bindings(del);
+	if (step != SQLITE_DONE)
+		return ERR_DB;
+	for (size_t i = 0; i < n; i++) {
+		if (!idents[i].value)
+			continue;
+		sqlite3_bind_text(ins, 1, type, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 2, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 3, idents[i].system ? idents[i].system : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 4, idents[i].value, -1, SQLITE_STATIC);
+		step = sqlite3_step(ins);
+		sqlite3_reset(ins);
+		sqlite3_clear_bindings(ins);
+		if (step != SQLITE_DONE)
+			return ERR_DB;
+	}
+	return 0;
+}
+
+/* Writes one version of (type, id): the core of every operation. */
+static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int deleted)
 {
 	sqlite3_stmt *cur = s->wst[SQ_W_CUR], *ins = s->wst[SQ_W_INS_VER], *ups = s->wst[SQ_W_UPS_CUR];
 	int64_t cur_vid = 0, vid, now;
-	int cur_deleted = 0, exists = 0, step, rc = 0, deleted = op->kind == STORE_OP_DELETE;
+	int cur_deleted = 0, exists = 0, step, rc = 0;
 	char lu[40];
 	char *body = NULL;
 	size_t blen = 0;
 
-	sq_op_reset(op);
 	sqlite3_bind_text(cur, 1, op->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(cur, 2, op->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(cur, 2, id, -1, SQLITE_STATIC);
 	step = sqlite3_step(cur);
 	if (step == SQLITE_ROW) {
 		exists = 1;
@@ -422,28 +533,13 @@ static int sq_apply(struct sq *s, store_op_t *op)
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		goto dberr;
 
-	if (op->if_match > 0 && (!exists || cur_deleted || cur_vid != op->if_match)) {
-		rc = ERR_PRECONDITION;
-		goto out;
-	}
-	switch (op->kind) {
-	case STORE_OP_CREATE:
-		if (exists) {
-			rc = ERR_CONFLICT;
-			goto out;
-		}
-		break;
-	case STORE_OP_UPDATE:
-		break;
-	case STORE_OP_DELETE:
-		if (!exists || cur_deleted) {
-			op->noop = 1;
-			goto out;
-		}
-		break;
-	default:
-		rc = ERR_INTERNAL;
-		goto out;
+	if (op->if_match > 0 && (!exists || cur_deleted || cur_vid != op->if_match))
+		return ERR_PRECONDITION;
+	if (op->kind == STORE_OP_CREATE && exists)
+		return ERR_CONFLICT;
+	if (deleted && (!exists || cur_deleted)) {
+		op->noop = 1;
+		return 0;
 	}
 	vid = exists ? cur_vid + 1 : 1;
 	now = sq_now_us();
@@ -452,13 +548,13 @@ static int sq_apply(struct sq *s, store_op_t *op)
 	s->last_us = now;
 	valid_instant_format(now, lu);
 	if (!deleted) {
-		rc = op->render(op->render_ctx, vid, lu, &body, &blen);
+		rc = op->render(op->render_ctx, id, vid, lu, &body, &blen);
 		if (rc)
 			goto out;
 	}
 
 	sqlite3_bind_text(ins, 1, op->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(ins, 2, op->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 2, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(ins, 3, vid);
 	sqlite3_bind_int64(ins, 4, now);
 	sqlite3_bind_text(ins, 5, op->method, -1, SQLITE_STATIC);
@@ -473,9 +569,10 @@ static int sq_apply(struct sq *s, store_op_t *op)
 	if (step != SQLITE_DONE)
 		goto dberr;
 
+	store_version_clear(&op->result);
 	op->result.seq = sqlite3_last_insert_rowid(s->wdb);
 	sqlite3_bind_text(ups, 1, op->type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(ups, 2, op->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ups, 2, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(ups, 3, vid);
 	sqlite3_bind_int64(ups, 4, op->result.seq);
 	sqlite3_bind_int(ups, 5, deleted);
@@ -484,9 +581,11 @@ static int sq_apply(struct sq *s, store_op_t *op)
 	sqlite3_clear_bindings(ups);
 	if (step != SQLITE_DONE)
 		goto dberr;
+	if (sq_idents_write(s, op->type, id, deleted ? NULL : op->idents, deleted ? 0 : op->nidents))
+		goto dberr;
 
 	snprintf(op->result.type, sizeof op->result.type, "%s", op->type);
-	snprintf(op->result.id, sizeof op->result.id, "%s", op->id);
+	snprintf(op->result.id, sizeof op->result.id, "%s", id);
 	snprintf(op->result.method, sizeof op->result.method, "%s", op->method);
 	op->result.vid = vid;
 	op->result.updated_us = now;
@@ -502,6 +601,92 @@ dberr:
 	rc = ERR_DB;
 out:
 	free(body);
+	return rc;
+}
+
+/* The current version of (type, id) into op->result (conditional create
+ * that matched: the answer is the existing resource). */
+static int sq_read_current(struct sq *s, store_op_t *op, const char *id)
+{
+	sqlite3_stmt *st = s->wst[SQ_W_READ];
+	int rc = ERR_NOTFOUND;
+
+	sqlite3_bind_text(st, 1, op->type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		store_version_clear(&op->result);
+		rc = sq_row_version(st, &op->result);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc;
+}
+
+/* Applies one operation inside the open transaction. */
+static int sq_apply(struct sq *s, store_op_t *op)
+{
+	char ids[2][65];
+	char (*many)[65] = NULL;
+	size_t n = 0;
+	const char *id = op->id;
+	int rc = 0, deleted = op->kind == STORE_OP_DELETE;
+
+	sq_op_reset(op);
+	if (op->kind < STORE_OP_CREATE || op->kind > STORE_OP_DELETE) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	if (op->cond) {
+		size_t max = deleted && op->cond_multiple ? 100000 : 2;
+		char (*buf)[65] = ids;
+		if (max > 2) {
+			many = malloc(max * sizeof *many);
+			if (!many) {
+				rc = ERR_NOMEM;
+				goto out;
+			}
+			buf = many;
+		}
+		rc = sq_match_run(s->wdb, s->wst[SQ_W_MATCH_I], s->wst[SQ_W_MATCH_D], op->type, op->cond, buf, max,
+				  &n);
+		if (rc)
+			goto out;
+		op->matches = (unsigned)n;
+		if (n > 1 && !(deleted && op->cond_multiple)) {
+			rc = ERR_PRECONDITION;
+			goto out;
+		}
+		if (n == 0 && deleted) {
+			op->noop = 1;
+			goto out;
+		}
+		if (n >= 1 && op->kind == STORE_OP_CREATE) {
+			/* http.html#ccreate: one match -> nothing is written */
+			op->noop = 1;
+			rc = sq_read_current(s, op, buf[0]);
+			goto out;
+		}
+		if (n == 1 && op->kind == STORE_OP_UPDATE) {
+			if (op->id_fixed && id && strcmp(id, buf[0]) != 0) {
+				rc = ERR_INVALID;
+				goto out;
+			}
+		}
+		if (deleted) {
+			for (size_t i = 0; i < n && !rc; i++)
+				rc = sq_write_version(s, op, buf[i], 1);
+			goto out;
+		}
+		if (n == 1)
+			id = buf[0]; /* UPDATE: the match is the resource to update */
+	}
+	if (!id) {
+		rc = ERR_INTERNAL;
+		goto out;
+	}
+	rc = sq_write_version(s, op, id, deleted);
+out:
+	free(many);
 	op->status = rc;
 	return rc;
 }
@@ -758,5 +943,6 @@ const struct store_backend store_sqlite_backend = {
 	.read = sq_read,
 	.vread = sq_vread,
 	.history = sq_history,
+	.match = sq_match,
 	.schema_version = sq_schema_version,
 };

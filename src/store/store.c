@@ -85,6 +85,11 @@ int store_history(store_t *s, const store_history_q *q, store_history_page *out)
 	return s->be->history(s->impl, q, out);
 }
 
+int store_match(store_t *s, const char *type, const store_cond *c, char (*ids)[65], size_t max, size_t *n)
+{
+	return s->be->match(s->impl, type, c, ids, max, n);
+}
+
 int store_schema_version(store_t *s)
 {
 	return s->be->schema_version(s->impl);

@@ -52,10 +52,30 @@ enum store_op_kind {
 	STORE_OP_DELETE      /* delete version; no-op when absent or already deleted */
 };
 
-/* Renders the body of a new version once vid and lastUpdated are known.
+/* Renders the body of a new version once id (which a conditional update
+ * may only settle in the transaction), vid and lastUpdated are known.
  * Runs inside the write transaction: it must be quick and must not call
  * the store. *out is malloc'd; the store takes ownership. */
-typedef int (*store_render_fn)(void *ctx, int64_t vid, const char *last_updated, char **out, size_t *out_len);
+typedef int (*store_render_fn)(void *ctx, const char *id, int64_t vid, const char *last_updated, char **out,
+			       size_t *out_len);
+
+/* A business identifier of a resource (Resource.identifier), indexed so
+ * that conditional interactions can find resources by it. system "" when
+ * the identifier has none. The strings are borrowed. */
+typedef struct store_ident {
+	const char *system;
+	const char *value;
+} store_ident;
+
+/* Search criteria of a conditional interaction, ANDed: _id and/or
+ * identifier ([system]|[value], either part may be absent). Only current,
+ * non-deleted resources match. The full search engine replaces this later. */
+typedef struct store_cond {
+	const char *id;     /* _id, or NULL */
+	int has_ident;
+	const char *system; /* NULL: any system; "" : no system */
+	const char *value;  /* NULL: any value */
+} store_cond;
 
 typedef struct store_op {
 	/* in */
@@ -66,10 +86,24 @@ typedef struct store_op {
 	store_render_fn render;/* CREATE and UPDATE */
 	void *render_ctx;
 	const char *method;    /* recorded in history: "POST" / "PUT" / "DELETE" */
+	const store_ident *idents; /* identifiers of the new version (CREATE/UPDATE) */
+	size_t nidents;
+	/* Conditional interactions, resolved inside the transaction so that the
+	 * match and the write are one atomic step:
+	 *   CREATE: 0 matches -> create with id; 1 -> nothing written, noop=1,
+	 *           result = the match's current version; more -> ERR_PRECONDITION.
+	 *   UPDATE: 0 -> update-as-create with id; 1 -> update the match (if
+	 *           id_fixed and id differs: ERR_INVALID); more -> ERR_PRECONDITION.
+	 *   DELETE: 0 -> noop; 1 -> delete it; more -> delete all when
+	 *           cond_multiple, else ERR_PRECONDITION. */
+	const store_cond *cond;
+	int id_fixed;          /* UPDATE with cond: the body named id */
+	int cond_multiple;
 	/* out */
 	int status;            /* 0 or the ERR_* that failed this op */
 	int created;           /* 1 when this op created the resource (201) */
-	int noop;              /* 1 for a delete of an absent/deleted resource */
+	int noop;              /* 1: nothing written (delete of nothing, create matched) */
+	unsigned matches;      /* with cond: how many resources matched (capped at 2 unless multiple) */
 	store_version_t result;/* the version written (body included) */
 } store_op_t;
 
@@ -80,6 +114,11 @@ typedef struct store_op {
  * Errors: ERR_DB, ERR_NOMEM, ERR_BUSY, or an op's ERR_CONFLICT /
  * ERR_PRECONDITION when atomic. */
 int store_commit(store_t *s, store_op_t *ops, size_t n, int atomic);
+
+/* Resources of type matching c (current, not deleted): their ids are
+ * copied into ids[0..max), the total found (at most max) into *n.
+ * A read-only look; the writer checks again when it matters. */
+int store_match(store_t *s, const char *type, const store_cond *c, char (*ids)[65], size_t max, size_t *n);
 
 /* Current version of (type, id). ERR_NOTFOUND when it never existed;
  * ERR_GONE when the newest version is a delete (out is filled, body NULL). */

@@ -24,7 +24,7 @@ struct fixture {
 	store_t *s;
 };
 
-static int render_fixed(void *ctx, int64_t vid, const char *lu, char **out, size_t *len)
+static int render_fixed(void *ctx, const char *id, int64_t vid, const char *lu, char **out, size_t *len)
 {
 	char buf[256];
 	int n = snprintf(buf, sizeof buf, "{\"v\":%lld,\"lu\":\"%s\",\"tag\":\"%s\"}", (long long)vid, lu,
@@ -293,6 +293,103 @@ static void test_history_at(void **state)
 	store_history_page_clear(&p);
 }
 
+static int put_ident(store_t *s, const char *id, const char *sys, const char *val)
+{
+	store_ident ident = { sys, val };
+	store_op_t op = mkop(STORE_OP_UPDATE, "Patient", id, "i");
+	int rc;
+	op.idents = &ident;
+	op.nidents = val ? 1 : 0;
+	rc = store_commit(s, &op, 1, 1);
+	store_version_clear(&op.result);
+	return rc;
+}
+
+/* http.html#ccreate/#cond-update/#cdelete outcomes, decided in the writer */
+static void test_conditional(void **state)
+{
+	struct fixture *f = *state;
+	store_cond c = { .has_ident = 1, .system = "http://sys", .value = "1" };
+	store_op_t op;
+	char ids[4][65];
+	size_t n;
+
+	/* create: no match -> created */
+	op = mkop(STORE_OP_CREATE, "Patient", "c1", "x");
+	store_ident id1 = { "http://sys", "1" };
+	op.idents = &id1;
+	op.nidents = 1;
+	op.cond = &c;
+	assert_int_equal(store_commit(f->s, &op, 1, 1), 0);
+	assert_int_equal(op.created, 1);
+	assert_int_equal(op.matches, 0);
+	store_version_clear(&op.result);
+	/* create again: one match -> nothing written, result is the existing one */
+	op = mkop(STORE_OP_CREATE, "Patient", "c2", "x");
+	op.cond = &c;
+	assert_int_equal(store_commit(f->s, &op, 1, 1), 0);
+	assert_int_equal(op.noop, 1);
+	assert_string_equal(op.result.id, "c1");
+	assert_non_null(op.result.body);
+	store_version_clear(&op.result);
+	assert_int_equal(store_match(f->s, "Patient", &c, ids, 4, &n), 0);
+	assert_int_equal(n, 1);
+	/* any system / no system / system only */
+	store_cond any = { .has_ident = 1, .value = "1" }, nosys = { .has_ident = 1, .system = "", .value = "1" },
+		   sysonly = { .has_ident = 1, .system = "http://sys" };
+	assert_int_equal(store_match(f->s, "Patient", &any, ids, 4, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_match(f->s, "Patient", &nosys, ids, 4, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_match(f->s, "Patient", &sysonly, ids, 4, &n), 0);
+	assert_int_equal(n, 1);
+
+	/* update: one match -> updates that resource, whatever id was proposed */
+	op = mkop(STORE_OP_UPDATE, "Patient", "fresh", "y");
+	op.cond = &c;
+	op.idents = &id1;
+	op.nidents = 1;
+	assert_int_equal(store_commit(f->s, &op, 1, 1), 0);
+	assert_string_equal(op.result.id, "c1");
+	assert_int_equal(op.result.vid, 2);
+	assert_non_null(strstr(op.result.body, "\"tag\":\"y\""));
+	store_version_clear(&op.result);
+	/* ... but not when the body named another id */
+	op = mkop(STORE_OP_UPDATE, "Patient", "other", "y");
+	op.cond = &c;
+	op.id_fixed = 1;
+	assert_int_equal(store_commit(f->s, &op, 1, 1), ERR_INVALID);
+
+	/* two matches -> 412 for create, update and a single delete */
+	assert_int_equal(put_ident(f->s, "c3", "http://sys", "1"), 0);
+	op = mkop(STORE_OP_CREATE, "Patient", "c4", "x");
+	op.cond = &c;
+	assert_int_equal(store_commit(f->s, &op, 1, 1), ERR_PRECONDITION);
+	op = mkop(STORE_OP_DELETE, "Patient", NULL, NULL);
+	op.cond = &c;
+	assert_int_equal(store_commit(f->s, &op, 1, 1), ERR_PRECONDITION);
+	/* multiple delete allowed: both go */
+	op = mkop(STORE_OP_DELETE, "Patient", NULL, NULL);
+	op.cond = &c;
+	op.cond_multiple = 1;
+	assert_int_equal(store_commit(f->s, &op, 1, 1), 0);
+	assert_int_equal(op.matches, 2);
+	store_version_clear(&op.result);
+	assert_int_equal(store_match(f->s, "Patient", &c, ids, 4, &n), 0);
+	assert_int_equal(n, 0);
+
+	/* the index follows the current version: an update dropping the identifier */
+	assert_int_equal(put_ident(f->s, "c5", "http://sys", "5"), 0);
+	assert_int_equal(put_ident(f->s, "c5", NULL, NULL), 0);
+	store_cond c5 = { .has_ident = 1, .value = "5" };
+	assert_int_equal(store_match(f->s, "Patient", &c5, ids, 4, &n), 0);
+	assert_int_equal(n, 0);
+	/* _id */
+	store_cond byid = { .id = "c5" };
+	assert_int_equal(store_match(f->s, "Patient", &byid, ids, 4, &n), 0);
+	assert_int_equal(n, 1);
+}
+
 struct writer_arg {
 	store_t *s;
 	int ok;
@@ -363,7 +460,7 @@ static void test_reopen_keeps_data(void **state)
 	o.path = f->path;
 	o.readers = 2;
 	assert_int_equal(store_open(&o, &f->s), 0);
-	assert_int_equal(store_schema_version(f->s), 1);
+	assert_int_equal(store_schema_version(f->s), 2);
 	assert_int_equal(store_read(f->s, "Patient", "keep", &v), 0);
 	assert_int_equal(v.vid, 1);
 	store_version_clear(&v);
@@ -382,6 +479,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_history_at, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_updates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conditional, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
