@@ -50,6 +50,8 @@ static const struct cfg_row cfg_rows[] = {
 	{ "page_max", CFG_UINT, O(page_max), 1, 100000, "1000", "largest page size honoured" },
 	{ "shutdown_grace_s", CFG_UINT, O(shutdown_grace_s), 0, 3600, "10", "how long shutdown waits for requests in flight" },
 	{ "write_batch_max", CFG_UINT, O(write_batch_max), 1, 10000, "256", "writes committed together by one fsync" },
+	{ "max_bundle_entries", CFG_UINT, O(max_bundle_entries), 1, 1000000, "10000", "entries in one batch/transaction Bundle (413 beyond)" },
+	{ "conditional_delete_multiple", CFG_BOOL, O(conditional_delete_multiple), 0, 1, "false", "a conditional delete may remove several matches (else 412)" },
 	{ "log_level", CFG_STR, O(log_level), 0, 0, "info", "debug, info, warn or error" },
 };
 #undef O

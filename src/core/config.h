@@ -41,6 +41,8 @@ typedef struct config {
 	unsigned page_max;         /* largest _count honoured */
 	unsigned shutdown_grace_s; /* wait for in-flight requests */
 	unsigned write_batch_max;  /* group commit: writes per fsync */
+	unsigned max_bundle_entries;   /* entries per batch/transaction (413 beyond) */
+	int conditional_delete_multiple; /* conditional delete may remove several */
 	char *log_level;
 } config_t;
 

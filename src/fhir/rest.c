@@ -12,13 +12,12 @@
 
 #include "core/err.h"
 #include "core/valid.h"
-#include "stamp.h"
-#include "validate.h"
+#include "http/url.h"
+#include "write.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 enum prefer_return { PREFER_REPRESENTATION, PREFER_MINIMAL, PREFER_OUTCOME };
 
@@ -55,49 +54,6 @@ static int rest_etag_parse(const char *s, int64_t *out)
 	if (end != s + n - 1)
 		return ERR_INVALID;
 	*out = v;
-	return 0;
-}
-
-/* A version 4 UUID from the OS's randomness: unguessable, fits the id syntax. */
-static int rest_new_id(char out[37])
-{
-	unsigned char r[16];
-	if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
-		return ERR_INTERNAL;
-	r[6] = (unsigned char)((r[6] & 0x0F) | 0x40);
-	r[8] = (unsigned char)((r[8] & 0x3F) | 0x80);
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0], r[1], r[2],
-		 r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], r[14], r[15]);
-	return 0;
-}
-
-/* Checks the parsed body: resourceType known and equal to the URL's type,
- * then baseline validation. Sends the error itself; returns non-zero then. */
-static int rest_check_body(fhir_req *fr, json_t *res)
-{
-	const char *rt = json_string_value(json_object_get(res, "resourceType"));
-	fhir_issue issue;
-	int rc;
-
-	if (!rt) {
-		fhir_send_error(fr, ERR_INVALID, "The resource has no resourceType", NULL);
-		return ERR_INVALID;
-	}
-	if (!fhir_type_find(rt, strlen(rt))) {
-		fhir_send_error(fr, ERR_INVALID, "Unknown resourceType", "resourceType");
-		return ERR_INVALID;
-	}
-	if (strcmp(rt, fr->route.type->name) != 0) {
-		fhir_send_error(fr, ERR_INVALID, "resourceType does not match the type in the URL", "resourceType");
-		return ERR_INVALID;
-	}
-	memset(&issue, 0, sizeof issue);
-	rc = fhir_validate_resource(res, fr->route.type, &issue);
-	if (rc) {
-		fhir_send_error(fr, issue.err ? issue.err : rc, issue.message[0] ? issue.message : NULL,
-				issue.expression[0] ? issue.expression : NULL);
-		return rc;
-	}
 	return 0;
 }
 
@@ -138,34 +94,77 @@ static int rest_if_match(fhir_req *fr, int64_t *out)
 	return 0;
 }
 
+/* Criteria of a conditional interaction: the If-None-Exist header for
+ * create (http.html#ccreate), the URL's query for update/delete. */
+static int rest_cond(fhir_req *fr, int from_header, store_cond *c, int *present)
+{
+	const char *diag = NULL, *h;
+	http_param *ps = fr->http->params;
+	size_t n = fr->http->nparams;
+	int rc;
+
+	*present = 0;
+	if (from_header) {
+		h = http_request_header(fr->http, "If-None-Exist");
+		if (!h)
+			return 0;
+		/* the header holds the query part of a search URL */
+		if (*h == '?')
+			h++;
+		rc = http_query_parse(fr->http->arena, h, strlen(h), 64, &ps, &n);
+		if (rc) {
+			fhir_send_error(fr, ERR_INVALID, "Malformed If-None-Exist", NULL);
+			return ERR_INVALID;
+		}
+	}
+	rc = fhir_cond_parse(fr->http->arena, ps, n, c, &diag);
+	if (rc) {
+		fhir_send_error(fr, rc, diag, NULL);
+		return rc;
+	}
+	*present = 1;
+	return 0;
+}
+
 static void rest_write(fhir_req *fr, enum store_op_kind kind)
 {
 	json_t *body = NULL;
-	fhir_stamp stamp = { 0 };
-	const char *diag = NULL;
-	char newid[37];
-	const char *id = fr->route.id;
-	store_op_t op;
-	int rc;
+	fhir_write w;
+	fhir_issue issue;
+	const char *diag = NULL, *id = fr->route.id, *bid;
+	store_cond cond;
+	int rc, has_cond = 0, status;
 
-	memset(&op, 0, sizeof op);
+	memset(&w, 0, sizeof w);
 	rc = fhir_format_parse_body(fr, &body, &diag);
 	if (rc) {
 		fhir_send_error(fr, rc, diag, NULL);
 		goto out;
 	}
-	if (rest_check_body(fr, body))
+	rc = fhir_write_check(body, fr->route.type, &issue);
+	if (rc) {
+		fhir_send_error(fr, rc, issue.message[0] ? issue.message : NULL,
+				issue.expression[0] ? issue.expression : NULL);
 		goto out;
+	}
+	bid = json_string_value(json_object_get(body, "id"));
 	if (kind == STORE_OP_CREATE) {
 		/* http.html#create: a client id is ignored; the server assigns one. */
-		if (rest_new_id(newid)) {
-			fhir_send_error(fr, ERR_INTERNAL, NULL, NULL);
+		id = NULL;
+		if (rest_cond(fr, 1, &cond, &has_cond))
+			goto out;
+	} else if (!id) {
+		/* conditional update (http.html#cond-update): the match decides the
+		 * id; a body id must agree with it; no match creates */
+		if (rest_cond(fr, 0, &cond, &has_cond))
+			goto out;
+		if (bid && !valid_id(bid, strlen(bid))) {
+			fhir_send_error(fr, ERR_INVALID, "Invalid id in the resource", "id");
 			goto out;
 		}
-		id = newid;
+		id = bid;
 	} else {
 		/* http.html#update: the body SHALL have an id equal to the URL's. */
-		const char *bid = json_string_value(json_object_get(body, "id"));
 		if (!bid) {
 			fhir_send_error(fr, ERR_INVALID, "The resource must have an id for update", "id");
 			goto out;
@@ -174,31 +173,46 @@ static void rest_write(fhir_req *fr, enum store_op_kind kind)
 			fhir_send_error(fr, ERR_INVALID, "The id in the resource does not match the URL", "id");
 			goto out;
 		}
-		if (rest_if_match(fr, &op.if_match))
-			goto out;
 	}
-	rc = fhir_stamp_prepare(body, fr->route.type->name, id, &stamp);
+	rc = fhir_write_prepare(&w, kind, fr->route.type, id, body);
 	if (rc) {
 		fhir_send_error(fr, rc, NULL, NULL);
 		goto out;
 	}
-	op.kind = kind;
-	op.type = fr->route.type->name;
-	op.id = id;
-	op.render = fhir_stamp_render;
-	op.render_ctx = &stamp;
-	op.method = kind == STORE_OP_CREATE ? "POST" : "PUT";
-	rc = store_commit(fr->app->store, &op, 1, 1);
+	if (kind == STORE_OP_UPDATE && rest_if_match(fr, &w.op.if_match))
+		goto out;
+	if (has_cond) {
+		w.cond = cond;
+		w.op.cond = &w.cond;
+		w.op.id_fixed = bid != NULL && kind == STORE_OP_UPDATE;
+	}
+	rc = store_commit(fr->app->store, &w.op, 1, 1);
 	if (rc) {
-		fhir_send_error(fr, rc,
-				rc == ERR_PRECONDITION ? "The resource's current version does not match If-Match" : NULL,
-				NULL);
+		if (rc == ERR_PRECONDITION && w.op.matches > 1)
+			diag = "The search criteria matched more than one resource";
+		else if (rc == ERR_PRECONDITION)
+			diag = "The resource's current version does not match If-Match";
+		else if (rc == ERR_INVALID)
+			diag = "The id in the resource does not match the resource found by the criteria";
+		fhir_send_error(fr, rc, diag, NULL);
 		goto out;
 	}
-	rest_write_response(fr, &op, op.created ? 201 : 200);
+	if (w.op.noop) {
+		/* conditional create matched one: 200 with the existing resource */
+		status = 200;
+		fhir_version_headers(fr, &w.op.result, 0);
+		if (rest_prefer(fr) == PREFER_MINIMAL) {
+			fr->resp->status = 200;
+		} else {
+			char *b = w.op.result.body;
+			w.op.result.body = NULL;
+			fhir_send_body(fr, status, b, w.op.result.body_len);
+		}
+		goto out;
+	}
+	rest_write_response(fr, &w.op, w.op.created ? 201 : 200);
 out:
-	store_version_clear(&op.result);
-	fhir_stamp_fini(&stamp);
+	fhir_write_fini(&w);
 	json_decref(body);
 }
 
@@ -215,23 +229,35 @@ void fhir_rest_update(fhir_req *fr)
 void fhir_rest_delete(fhir_req *fr)
 {
 	store_op_t op;
-	int rc;
+	store_cond cond;
+	int rc, has_cond = 0;
 
 	memset(&op, 0, sizeof op);
 	if (rest_if_match(fr, &op.if_match))
 		return;
+	if (!fr->route.id) {
+		/* conditional delete (http.html#cdelete) */
+		if (rest_cond(fr, 0, &cond, &has_cond))
+			return;
+		op.cond = &cond;
+		op.cond_multiple = fr->app->cfg->conditional_delete_multiple;
+	}
 	op.kind = STORE_OP_DELETE;
 	op.type = fr->route.type->name;
 	op.id = fr->route.id;
 	op.method = "DELETE";
 	rc = store_commit(fr->app->store, &op, 1, 1);
 	if (rc) {
-		fhir_send_error(fr, rc, NULL, NULL);
+		fhir_send_error(fr, rc,
+				rc == ERR_PRECONDITION && op.matches > 1
+					? "The search criteria matched more than one resource"
+					: NULL,
+				NULL);
 		goto out;
 	}
 	/* http.html#delete: 204 whether or not there was something to delete,
 	 * so that deleting is idempotent. */
-	if (!op.noop) {
+	if (!op.noop && op.result.vid > 0) {
 		const char *etag = arena_printf(fr->http->arena, "W/\"%lld\"", (long long)op.result.vid);
 		if (etag)
 			http_response_header(fr->resp, "ETag", etag);

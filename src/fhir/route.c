@@ -6,7 +6,8 @@
  *   [metadata]                      GET capabilities
  *   [_history]                      GET history-system
  *   [$op]                           operation
- *   [Type]                          POST create, GET search-type
+ *   [Type]                          POST create, GET search-type,
+ *                                   PUT / DELETE with criteria: conditional
  *   [Type, _search]                 POST search-type
  *   [Type, _history]                GET history-type
  *   [Type, $op]                     operation
@@ -34,6 +35,15 @@ static int route_refuse(fhir_route *out, const char *allow)
 {
 	out->allow = allow;
 	return ERR_METHOD;
+}
+
+/* Search criteria in the query: parameters other than the format ones. */
+static int route_has_criteria(const http_request *req)
+{
+	for (size_t i = 0; i < req->nparams; i++)
+		if (strcmp(req->params[i].name, "_format") && strcmp(req->params[i].name, "_pretty"))
+			return 1;
+	return 0;
 }
 
 #define ALLOW_READ "GET, HEAD"
@@ -102,6 +112,10 @@ int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *o
 			out->interaction = FHIR_I_CREATE;
 		else if (get)
 			out->interaction = FHIR_I_SEARCH_TYPE;
+		else if (route_has_criteria(req) && route_is(m, "PUT"))
+			out->interaction = FHIR_I_UPDATE; /* conditional: id stays NULL */
+		else if (route_has_criteria(req) && route_is(m, "DELETE"))
+			out->interaction = FHIR_I_DELETE;
 		else
 			return route_refuse(out, ALLOW_TYPE);
 		return 0;

@@ -652,6 +652,12 @@ static int sq_apply(struct sq *s, store_op_t *op)
 		if (rc)
 			goto out;
 		op->matches = (unsigned)n;
+		if (op->cond_expect &&
+		    ((op->cond_expect == 1 && n != 0) ||
+		     (op->cond_expect == 2 && (n != 1 || !id || strcmp(buf[0], id) != 0)))) {
+			rc = ERR_CONFLICT;
+			goto out;
+		}
 		if (n > 1 && !(deleted && op->cond_multiple)) {
 			rc = ERR_PRECONDITION;
 			goto out;

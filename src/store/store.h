@@ -99,6 +99,12 @@ typedef struct store_op {
 	const store_cond *cond;
 	int id_fixed;          /* UPDATE with cond: the body named id */
 	int cond_multiple;
+	/* Transactions rewrite references before the commit, from a match made
+	 * on a read connection; if the writer sees otherwise, the transaction
+	 * must fail rather than point references at the wrong resource.
+	 * 0: no expectation; 1: expect no match; 2: expect exactly one match
+	 * (whose id is op->id). Mismatch: ERR_CONFLICT. */
+	int cond_expect;
 	/* out */
 	int status;            /* 0 or the ERR_* that failed this op */
 	int created;           /* 1 when this op created the resource (201) */
