@@ -25,9 +25,9 @@ static json_t *cap_codes(const char *const *codes, size_t n)
 
 int fhir_capability_build(fhir_app *app)
 {
-	static const char *const type_ia[] = { "read", "vread", "update", "delete", "history-instance",
+	static const char *const type_ia[] = { "read", "vread", "update", "patch", "delete", "history-instance",
 					       "history-type", "create" };
-	static const char *const sys_ia[] = { "history-system" };
+	static const char *const sys_ia[] = { "history-system", "batch", "transaction" };
 	json_t *cs = json_object(), *rest = json_object(), *resources = json_array(), *sw = json_object(),
 	       *impl = json_object(), *fmt = json_array(), *rests = json_array();
 	char now[40];
@@ -55,8 +55,8 @@ int fhir_capability_build(fhir_app *app)
 
 	json_object_set_new(rest, "mode", json_string("server"));
 	json_object_set_new(rest, "documentation",
-			    json_string("Search, batch/transaction, conditional interactions and PATCH are not "
-					"implemented yet. XML is not supported (406/415)."));
+			    json_string("Search is not implemented yet; conditional create/update/delete "
+					"accept the criteria _id and identifier only. XML is not supported (406/415)."));
 	for (unsigned i = 0; i < fhir_types_count; i++) {
 		json_t *r = json_object();
 		json_object_set_new(r, "type", json_string(fhir_types[i].name));
@@ -64,15 +64,17 @@ int fhir_capability_build(fhir_app *app)
 		json_object_set_new(r, "versioning", json_string("versioned-update"));
 		json_object_set_new(r, "readHistory", json_true());
 		json_object_set_new(r, "updateCreate", json_true());
-		json_object_set_new(r, "conditionalCreate", json_false());
+		/* conditional interactions: criteria _id and identifier only, for now */
+		json_object_set_new(r, "conditionalCreate", json_true());
 		json_object_set_new(r, "conditionalRead", json_string("full-support"));
-		json_object_set_new(r, "conditionalUpdate", json_false());
-		json_object_set_new(r, "conditionalDelete", json_string("not-supported"));
+		json_object_set_new(r, "conditionalUpdate", json_true());
+		json_object_set_new(r, "conditionalDelete",
+				    json_string(app->cfg->conditional_delete_multiple ? "multiple" : "single"));
 		json_array_append_new(resources, r);
 	}
 	json_object_set_new(rest, "resource", resources);
 	resources = NULL;
-	json_object_set_new(rest, "interaction", cap_codes(sys_ia, 1));
+	json_object_set_new(rest, "interaction", cap_codes(sys_ia, sizeof sys_ia / sizeof sys_ia[0]));
 	json_array_append_new(rests, rest);
 	rest = NULL;
 	json_object_set_new(cs, "rest", rests);

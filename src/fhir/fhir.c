@@ -120,16 +120,14 @@ void fhir_handle(void *appv, http_request *req, http_response *resp)
 		fhir_history(&fr);
 		return;
 	case FHIR_I_PATCH:
-		/* Not advertised in the CapabilityStatement until it exists. */
-		http_response_header(resp, "Allow", "GET, HEAD, PUT, DELETE");
-		fhir_send_error(&fr, ERR_METHOD, "PATCH is not supported yet", NULL);
+		fhir_rest_patch(&fr);
 		return;
 	case FHIR_I_SEARCH_TYPE:
 	case FHIR_I_SEARCH_SYSTEM:
 		fhir_send_error(&fr, ERR_NOTIMPL, "Search is not implemented yet", NULL);
 		return;
 	case FHIR_I_BATCH:
-		fhir_send_error(&fr, ERR_NOTIMPL, "Batch and transaction are not implemented yet", NULL);
+		fhir_bundle(&fr);
 		return;
 	case FHIR_I_OPERATION:
 		fhir_send_error(&fr, ERR_NOTIMPL, "Unknown or unsupported operation", NULL);

@@ -100,6 +100,9 @@ int fhir_format_parse_body(fhir_req *fr, json_t **out, const char **diag);
  * (allocated in a when given). *out is a new reference. */
 int fhir_json_parse(const char *body, size_t len, unsigned max_depth, arena_t *a, json_t **out, const char **diag);
 
+/* The same bounds, for any JSON value (a JSON Patch is an array). */
+int fhir_json_parse_any(const char *body, size_t len, unsigned max_depth, arena_t *a, json_t **out, const char **diag);
+
 /* Sends a JSON value (serialized per _pretty) with status. Steals nothing. */
 void fhir_send_json(fhir_req *fr, int status, const json_t *v);
 
@@ -130,6 +133,10 @@ void fhir_rest_vread(fhir_req *fr);
 void fhir_rest_create(fhir_req *fr);
 void fhir_rest_update(fhir_req *fr);
 void fhir_rest_delete(fhir_req *fr);
+void fhir_rest_patch(fhir_req *fr);
 void fhir_history(fhir_req *fr);
+
+/* ---- bundle.c: POST [base] with a batch or transaction Bundle ---- */
+void fhir_bundle(fhir_req *fr);
 
 #endif

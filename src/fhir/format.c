@@ -116,7 +116,8 @@ int fhir_format_parse_body(fhir_req *fr, json_t **out, const char **diag)
 			       diag);
 }
 
-int fhir_json_parse(const char *body, size_t len, unsigned max_depth, arena_t *a, json_t **out, const char **diag)
+static int format_json_parse(const char *body, size_t len, unsigned max_depth, arena_t *a, int allow_any,
+			     json_t **out, const char **diag)
 {
 	json_error_t jerr;
 	json_t *v;
@@ -142,13 +143,23 @@ int fhir_json_parse(const char *body, size_t len, unsigned max_depth, arena_t *a
 		*diag = msg ? msg : "Invalid JSON";
 		return ERR_INVALID;
 	}
-	if (!json_is_object(v)) {
+	if (!json_is_object(v) && !allow_any) {
 		json_decref(v);
 		*diag = "The body must be a JSON object";
 		return ERR_INVALID;
 	}
 	*out = v;
 	return 0;
+}
+
+int fhir_json_parse(const char *body, size_t len, unsigned max_depth, arena_t *a, json_t **out, const char **diag)
+{
+	return format_json_parse(body, len, max_depth, a, 0, out, diag);
+}
+
+int fhir_json_parse_any(const char *body, size_t len, unsigned max_depth, arena_t *a, json_t **out, const char **diag)
+{
+	return format_json_parse(body, len, max_depth, a, 1, out, diag);
 }
 
 char *fhir_json_dump(const json_t *v, int pretty, size_t *len)

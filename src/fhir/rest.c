@@ -13,11 +13,13 @@
 #include "core/err.h"
 #include "core/valid.h"
 #include "http/url.h"
+#include "jsonpatch.h"
 #include "write.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum prefer_return { PREFER_REPRESENTATION, PREFER_MINIMAL, PREFER_OUTCOME };
 
@@ -62,7 +64,9 @@ static void rest_write_response(fhir_req *fr, store_op_t *op, int status)
 {
 	enum prefer_return pref = rest_prefer(fr);
 
-	fhir_version_headers(fr, &op->result, status == 201);
+	/* Location on every successful write: it names the version written
+	 * (required for 201, http.html#create; useful for 200 and in Bundles) */
+	fhir_version_headers(fr, &op->result, 1);
 	if (pref == PREFER_MINIMAL) {
 		fr->resp->status = status;
 	} else if (pref == PREFER_OUTCOME) {
@@ -200,7 +204,7 @@ static void rest_write(fhir_req *fr, enum store_op_kind kind)
 	if (w.op.noop) {
 		/* conditional create matched one: 200 with the existing resource */
 		status = 200;
-		fhir_version_headers(fr, &w.op.result, 0);
+		fhir_version_headers(fr, &w.op.result, 1);
 		if (rest_prefer(fr) == PREFER_MINIMAL) {
 			fr->resp->status = 200;
 		} else {
@@ -345,4 +349,108 @@ void fhir_rest_read(fhir_req *fr)
 void fhir_rest_vread(fhir_req *fr)
 {
 	rest_read_common(fr, 1);
+}
+
+/* PATCH with a JSON Patch document (http.html#patch, RFC 6902). The
+ * patched resource is checked and written like an update, guarded by the
+ * version it was computed from, so a concurrent update can never be lost:
+ * without If-Match the patch is recomputed on the newer version. */
+void fhir_rest_patch(fhir_req *fr)
+{
+	const char *ct = http_request_header(fr->http, "Content-Type"), *diag = NULL;
+	json_t *patch = NULL, *doc = NULL;
+	store_version_t cur;
+	fhir_write w;
+	fhir_issue issue;
+	int64_t if_match = 0;
+	char pdiag[200];
+	int rc, attempt;
+
+	memset(&cur, 0, sizeof cur);
+	memset(&w, 0, sizeof w);
+	if (!ct || strncasecmp(ct, "application/json-patch+json", 27) != 0) {
+		fhir_send_error(fr, ERR_MEDIATYPE,
+				"PATCH needs Content-Type application/json-patch+json (FHIRPath Patch is not supported)",
+				NULL);
+		return;
+	}
+	if (rest_if_match(fr, &if_match))
+		return;
+	rc = fhir_json_parse_any(fr->http->body, fr->http->body_len, fr->app->cfg->max_json_depth, fr->http->arena,
+				 &patch, &diag);
+	if (rc) {
+		fhir_send_error(fr, rc, diag, NULL);
+		return;
+	}
+	for (attempt = 0; attempt < 5; attempt++) {
+		const char *id, *rt, *vid;
+		char want[24];
+
+		store_version_clear(&cur);
+		json_decref(doc);
+		doc = NULL;
+		fhir_write_fini(&w);
+		rc = store_read(fr->app->store, fr->route.type->name, fr->route.id, &cur);
+		if (rc) {
+			fhir_send_error(fr, rc, rc == ERR_NOTFOUND ? "Resource not found" : NULL, NULL);
+			goto out;
+		}
+		if (if_match && if_match != cur.vid) {
+			fhir_send_error(fr, ERR_PRECONDITION, "The resource's current version does not match If-Match",
+					NULL);
+			goto out;
+		}
+		doc = json_loadb(cur.body, cur.body_len, 0, NULL);
+		if (!doc) {
+			fhir_send_error(fr, ERR_INTERNAL, NULL, NULL);
+			goto out;
+		}
+		pdiag[0] = '\0';
+		rc = fhir_jsonpatch_apply(&doc, patch, pdiag, sizeof pdiag);
+		if (rc) {
+			/* http.html#patch: a patch that cannot be applied, or whose
+			 * test fails, is unprocessable (422); a malformed one is 400 */
+			fhir_send_error(fr, rc == ERR_PRECONDITION ? ERR_UNPROCESSABLE : rc, pdiag[0] ? pdiag : NULL,
+					NULL);
+			goto out;
+		}
+		/* Server-owned identity may not be patched. */
+		id = json_string_value(json_object_get(doc, "id"));
+		rt = json_string_value(json_object_get(doc, "resourceType"));
+		vid = json_string_value(json_object_get(json_object_get(doc, "meta"), "versionId"));
+		snprintf(want, sizeof want, "%lld", (long long)cur.vid);
+		if (!id || strcmp(id, fr->route.id) || !rt || strcmp(rt, fr->route.type->name) || !vid ||
+		    strcmp(vid, want)) {
+			fhir_send_error(fr, ERR_INVALID, "A patch may not change id, resourceType or meta.versionId",
+					NULL);
+			goto out;
+		}
+		rc = fhir_write_check(doc, fr->route.type, &issue);
+		if (rc) {
+			fhir_send_error(fr, rc, issue.message[0] ? issue.message : NULL,
+					issue.expression[0] ? issue.expression : NULL);
+			goto out;
+		}
+		rc = fhir_write_prepare(&w, STORE_OP_UPDATE, fr->route.type, fr->route.id, doc);
+		if (rc) {
+			fhir_send_error(fr, rc, NULL, NULL);
+			goto out;
+		}
+		w.op.if_match = cur.vid;
+		rc = store_commit(fr->app->store, &w.op, 1, 1);
+		if (rc == ERR_PRECONDITION && !if_match)
+			continue; /* someone wrote in between: patch the newer version */
+		if (rc) {
+			fhir_send_error(fr, rc, NULL, NULL);
+			goto out;
+		}
+		rest_write_response(fr, &w.op, 200);
+		goto out;
+	}
+	fhir_send_error(fr, ERR_CONFLICT, "The resource kept changing; retry the patch", NULL);
+out:
+	fhir_write_fini(&w);
+	store_version_clear(&cur);
+	json_decref(doc);
+	json_decref(patch);
 }

@@ -48,7 +48,7 @@ static int route_has_criteria(const http_request *req)
 
 #define ALLOW_READ "GET, HEAD"
 #define ALLOW_TYPE "GET, HEAD, POST"
-#define ALLOW_INSTANCE "GET, HEAD, PUT, DELETE"
+#define ALLOW_INSTANCE "GET, HEAD, PUT, PATCH, DELETE"
 
 
 int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *out)

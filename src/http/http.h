@@ -40,6 +40,13 @@ typedef struct http_request {
 	int pre_error;           /* 0, or an ERR_* the listener detected (413, 414) */
 	int is_tls;
 	void *conn;              /* the libmicrohttpd connection (for headers) */
+	/* A sub-request (a Bundle entry) carries its own headers; of the
+	 * enclosing request's it sees only Authorization, so that entries are
+	 * authorized exactly like the request that carried them. */
+	int is_sub;
+	const char *const *sub_hname;
+	const char *const *sub_hvalue;
+	size_t sub_nheaders;
 } http_request;
 
 #define HTTP_MAX_HEADERS 16

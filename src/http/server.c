@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -66,6 +67,13 @@ struct http_ctx {
 
 const char *http_request_header(const http_request *req, const char *name)
 {
+	if (req->is_sub) {
+		for (size_t i = 0; i < req->sub_nheaders; i++)
+			if (strcasecmp(req->sub_hname[i], name) == 0)
+				return req->sub_hvalue[i];
+		if (strcasecmp(name, "Authorization") != 0 || !req->conn)
+			return NULL;
+	}
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 

@@ -77,14 +77,18 @@ class TestNegotiation(FhirTestCase):
 
 class TestMethodsAndPaths(FhirTestCase):
     def test_methods(self):
-        self.assertOutcome(self.req("PATCH", "Patient/x", b"[]", {"Content-Type": "application/json-patch+json"}), 405)
+        # PATCH exists now: an absent resource is a 404
+        self.assertOutcome(self.req("PATCH", "Patient/x", b"[]", {"Content-Type": "application/json-patch+json"}), 404)
         self.assertOutcome(self.req("DELETE", "Patient"), 405)
         self.assertOutcome(self.req("POST", "Patient/123", {"resourceType": "Patient"}), 405)
         self.assertOutcome(self.req("PUT", "metadata", {"resourceType": "Patient"}), 405)
 
     def test_not_yet_implemented(self):
         self.assertOutcome(self.req("GET", "Patient?name=x"), 501)
-        self.assertOutcome(self.req("POST", "", {"resourceType": "Bundle", "type": "batch"}), 501)
+        # batch exists now: an empty batch is answered with an empty batch-response
+        r = self.req("POST", "", {"resourceType": "Bundle", "type": "batch"})
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json["type"], "batch-response")
 
     def test_unknown_paths(self):
         self.assertOutcome(self.req("GET", "/foo"), 404)

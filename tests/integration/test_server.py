@@ -128,7 +128,7 @@ class TestMetadata(FhirTestCase):
         self.assertGreaterEqual(len(types), 140)
         for name in ("Patient", "Observation", "Bundle", "Binary", "Parameters"):
             codes = {i["code"] for i in types[name]["interaction"]}
-            self.assertEqual(codes, {"read", "vread", "update", "delete", "history-instance", "history-type", "create"})
+            self.assertEqual(codes, {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"})
             self.assertNotIn("searchParam", types[name])  # search is not implemented: not claimed
         self.assertEqual(types["Patient"]["versioning"], "versioned-update")
         self.assertTrue(types["Patient"]["updateCreate"])

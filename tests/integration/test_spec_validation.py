@@ -113,7 +113,7 @@ class TestBodyLimit(SpecCase):
 
 class TestMethods(SpecCase):
     def test_405_has_allow(self):
-        for method, path in (("PATCH", "Patient/x"), ("DELETE", "Patient"), ("POST", "Patient/123")):
+        for method, path in (("DELETE", "Patient"), ("PUT", "Patient"), ("POST", "Patient/123")):
             with self.subTest(method=method, path=path):
                 r = self.fetch(method, path, b"{}", headers={"Content-Type": "application/fhir+json"})
                 self.assertOutcome(r, 405)
@@ -121,10 +121,8 @@ class TestMethods(SpecCase):
                 self.assertNotIn(method, [m.strip() for m in r.header("allow").split(",")])
 
     def test_not_implemented_501(self):
+        # search is the next issue; batch/transaction exist (test_bundle.py)
         self.assertOutcome(self.fetch("GET", "Patient"), 501)
-        self.assertOutcome(self.fetch("POST", "/fhir", {"resourceType": "Bundle", "type": "batch", "entry": []}), 501)
-        self.assertOutcome(self.fetch("POST", "/fhir", {"resourceType": "Bundle", "type": "transaction",
-                                                         "entry": []}), 501)
 
     def test_outside_base_404(self):
         for path in ("/foo", "/fhirx/Patient/1", "/FHIR/metadata", "/favicon.ico"):
