@@ -9,14 +9,16 @@
  * a few add/replace/remove.
  *
  * Pointers are walked token by token without building a token list: each
- * reference token is decoded into one stack buffer (tokens are never longer
- * than the pointer), and object members are looked up by (bytes, length),
- * so member names containing U+0000 work like any other.
+ * reference token is decoded into one buffer in the context (tokens are
+ * never longer than the pointer), and object members are looked up by
+ * (bytes, length), so member names containing U+0000 work like any other.
  *
- * Recursion (measuring a value, comparing two values) never goes deeper
- * than FHIR_JSONPATCH_MAX_DEPTH below the value being measured or the
- * depth of the document itself; everything a client can repeat (copying,
- * moving, testing a large subtree) is charged to a work budget.
+ * Recursion: measuring a value stops at FHIR_JSONPATCH_MAX_DEPTH levels;
+ * comparing (test) follows the document, whose depth is the parser's limit
+ * plus what this module lets operations add, which is also capped by
+ * FHIR_JSONPATCH_MAX_DEPTH. Everything a client can repeat at no cost in
+ * patch size (copying, moving, testing a large subtree) is charged to a
+ * work budget.
  */
 #include "jsonpatch.h"
 

@@ -39,9 +39,11 @@
  *
  * Atomic: the operations run on a deep copy of *doc; on success the old
  * *doc is released (one reference) and *doc is the patched copy, so the
- * pointer changes even when the root is not replaced. On any error *doc
- * and what it points to are exactly as they were. patch is not modified
- * and no reference to it is kept (values are copied).
+ * pointer changes even when the root is not replaced (except for an empty
+ * patch, which changes nothing). On any error *doc and what it points to
+ * are exactly as they were. patch is not modified and no reference to it
+ * is kept (values are copied). Not thread-safe on the same *doc; no
+ * global state.
  *
  * The whole patch is checked for well-formedness before any operation is
  * applied, so a malformed patch is reported as such even when an earlier

@@ -2,7 +2,9 @@
 #cond-update, #cdelete) on the parameters supported for now: _id and
 identifier ([system]|[value], search.html#token). Only current, non-deleted
 resources of the named type match; other parameters are refused (400)."""
-from itutil import SpecCase, history_all, observation, patient, q
+import threading
+
+from itutil import SpecCase, history_all, observation, patient, q, request, run_threads
 
 S = "http://example.org/cond"
 
@@ -384,3 +386,46 @@ class TestIdentifierMatching(CondCase):
         for criteria, want in cases:
             with self.subTest(criteria=criteria):
                 self.assertEqual(self.probe(criteria), want)
+
+
+class TestConditionalRaces(CondCase):
+    """The match and the write are one step: concurrent conditional writes with the
+    same criteria never create two resources."""
+    THREADS = 8
+
+    def race(self, send):
+        results = []
+        lock = threading.Lock()
+        start = threading.Barrier(self.THREADS)
+
+        def worker(t):
+            start.wait(30)
+            r = send(t)
+            with lock:
+                results.append((r.status, r.json.get("id") if isinstance(r.json, dict) else None, r.body[:300]))
+
+        run_threads(self.THREADS, worker)
+        return results
+
+    def test_concurrent_conditional_creates(self):
+        crit = "identifier=%s|race-create" % S
+        results = self.race(lambda t: request(self.server, "POST", "Patient",
+                                              patient(family="Race%d" % t, identifier=[ident("race-create")]),
+                                              {"If-None-Exist": crit}))
+        statuses = sorted(st for st, _, _ in results)
+        self.assertEqual(statuses, [200] * (self.THREADS - 1) + [201], results)
+        self.assertEqual(len({i for _, i, _ in results}), 1, results)
+        r = self.cond_create(patient(), crit)
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["meta"]["versionId"], "1")
+
+    def test_concurrent_conditional_updates(self):
+        crit = "identifier=%s|race-update" % S
+        results = self.race(lambda t: request(self.server, "PUT", "Patient?" + crit,
+                                              patient(family="Race%d" % t, identifier=[ident("race-update")])))
+        statuses = sorted(st for st, _, _ in results)
+        self.assertEqual(statuses, [200] * (self.THREADS - 1) + [201], results)
+        ids = {i for _, i, _ in results}
+        self.assertEqual(len(ids), 1, results)
+        pid = ids.pop()
+        self.assertEqual(self.get("Patient/" + pid).json["meta"]["versionId"], str(self.THREADS))

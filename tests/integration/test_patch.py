@@ -113,7 +113,25 @@ class TestPatchApplies(PatchCase):
                {"op": "test", "path": "/code/coding/0/code", "value": "29463-7"},
                {"op": "test", "path": "/status", "value": "final"},
                {"op": "replace", "path": "/status", "value": "amended"}]
-        self.assertPatched(self.patch(path, ops), before, edited(before, lambda x: x.update(status="amended")))
+        r = self.patch(path, ops)
+        self.assertPatched(r, before, edited(before, lambda x: x.update(status="amended")))
+        # other spellings of the number 70 in the patch document itself
+        raw = (b'[{"op":"test","path":"/valueQuantity/value","value":7e1},'
+               b'{"op":"test","path":"/valueQuantity/value","value":70.00},'
+               b'{"op":"test","path":"/valueQuantity/value","value":700E-1},'
+               b'{"op":"replace","path":"/status","value":"corrected"}]')
+        self.assertPatched(self.patch(path, raw), r.json, edited(r.json, lambda x: x.update(status="corrected")))
+
+    def test_unknown_members_ignored(self):
+        """RFC 6902 section 4: members not defined for the operation are ignored."""
+        path, before = self.fresh()
+        ops = [{"op": "remove", "path": "/gender", "value": 1, "from": "/nothing", "x-note": "ignored"},
+               {"op": "replace", "path": "/active", "value": False, "from": 5}]
+
+        def want(x):
+            del x["gender"]
+            x["active"] = False
+        self.assertPatched(self.patch(path, ops), before, edited(before, want))
 
     def test_escaped_pointer_tokens(self):
         """~1 is '/' and ~0 is '~' in a member name (RFC 6901 section 4): members added
@@ -213,6 +231,9 @@ class TestPatchRefused(PatchCase):
                       [{"op": "move", "from": "/birthDate", "path": target}],
                       [{"op": "copy", "from": "/birthDate", "path": target}]]
         cases.append([{"op": "copy", "from": "/id", "path": "/meta/versionId"}])
+        cases.append([{"op": "replace", "path": "", "value": {"resourceType": "Patient", "id": "someone-else"}}])
+        cases.append([{"op": "replace", "path": "", "value": {"resourceType": "Observation", "id": before["id"],
+                                                              "status": "final", "code": {"text": "x"}}}])
         for ops in cases:
             with self.subTest(ops=ops):
                 self.assertOutcome(self.patch(path, ops), (400, 422))
@@ -225,6 +246,8 @@ class TestPatchRefused(PatchCase):
                     [{"op": "test", "path": "/valueQuantity/value", "value": "70"}],
                     [{"op": "test", "path": "/status", "value": "Final"}],
                     [{"op": "test", "path": "/valueQuantity", "value": {"value": 70}}],
+                    [{"op": "test", "path": "/valueQuantity/value", "value": 70.5}],
+                    [{"op": "test", "path": "/code/coding", "value": []}],
                     [{"op": "replace", "path": "/status", "value": "amended"},
                      {"op": "test", "path": "/status", "value": "final"}]):
             with self.subTest(ops=ops):
@@ -239,6 +262,11 @@ class TestPatchRefused(PatchCase):
                     [{"op": "replace", "path": "/deceasedBoolean", "value": True}],
                     [{"op": "add", "path": "/name/0/given/5", "value": "X"}],
                     [{"op": "add", "path": "/name/0/given/01", "value": "X"}],
+                    [{"op": "add", "path": "/name/0/given/-1", "value": "X"}],
+                    [{"op": "remove", "path": "/name/0/given/2"}],
+                    [{"op": "remove", "path": "/name/0/given/-"}],
+                    [{"op": "add", "path": "/name/0/given/x", "value": "X"}],
+                    [{"op": "add", "path": "/active/x", "value": "X"}],
                     [{"op": "replace", "path": "/name/0/given/-", "value": "X"}],
                     [{"op": "add", "path": "/contact/0/gender", "value": "male"}],
                     [{"op": "move", "from": "/nothing", "path": "/active"}],
