@@ -329,6 +329,47 @@ static enum auth_interaction tx_auth_kind(int kind)
 	}
 }
 
+/* Conditional references (http.html#trules: "Patient?identifier=..."):
+ * each must match exactly one resource, which the reference then names. */
+struct tx_condref {
+	fhir_req *fr;
+	json_t *map;
+	const char *failed;
+	int err;
+};
+
+static int tx_condref_one(void *ctx, const char *ref)
+{
+	struct tx_condref *c = ctx;
+	const char *q = strchr(ref, '?');
+	const fhir_type *t;
+	http_param *ps;
+	size_t n, m = 0;
+	store_cond cond;
+	const char *diag = NULL;
+	char ids[2][65];
+
+	if (!q || json_object_get(c->map, ref))
+		return 0;
+	t = fhir_type_find(ref, (size_t)(q - ref));
+	if (!t)
+		return 0; /* not a conditional reference of ours (e.g. an absolute URL) */
+	if (http_query_parse(c->fr->http->arena, q + 1, strlen(q + 1), 64, &ps, &n) ||
+	    fhir_cond_parse(c->fr->http->arena, ps, n, &cond, &diag)) {
+		c->failed = diag ? diag : "Malformed conditional reference";
+		return c->err = ERR_INVALID;
+	}
+	if (store_match(c->fr->app->store, t->name, &cond, ids, 2, &m))
+		return c->err = ERR_DB;
+	if (m != 1) {
+		c->failed = m ? "A conditional reference matched more than one resource"
+			      : "A conditional reference matched no resource";
+		return c->err = ERR_PRECONDITION;
+	}
+	json_object_set_new(c->map, ref, json_string(arena_printf(c->fr->http->arena, "%s/%s", t->name, ids[0])));
+	return 0;
+}
+
 static void bundle_transaction(fhir_req *fr, json_t *entries)
 {
 	size_t n = json_array_size(entries), nops = 0;
@@ -431,8 +472,13 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 	for (size_t i = 0; i < n; i++) {
 		struct tx_entry *e = &tx[i];
 		fhir_issue issue;
+		struct tx_condref cr = { fr, map, NULL, 0 };
 		if (e->kind != TX_POST && e->kind != TX_PUT)
 			continue;
+		if (fhir_refs_each(e->resource, tx_condref_one, &cr)) {
+			tx_fail(fr, i, cr.err, cr.failed);
+			goto out;
+		}
 		if (fhir_refs_rewrite(e->resource, map, NULL)) {
 			tx_fail(fr, i, ERR_NOMEM, NULL);
 			goto out;

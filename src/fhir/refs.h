@@ -17,4 +17,8 @@
  * bounded by the caller's parse limit. 0 or ERR_NOMEM. */
 int fhir_refs_rewrite(json_t *v, const json_t *map, size_t *count);
 
+/* Calls fn(ctx, value) for each Reference.reference string in v (same
+ * walk as fhir_refs_rewrite); stops at and returns fn's first non-zero. */
+int fhir_refs_each(const json_t *v, int (*fn)(void *ctx, const char *ref), void *ctx);
+
 #endif
