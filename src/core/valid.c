@@ -291,3 +291,23 @@ int valid_utf8(const char *str, size_t len)
 	}
 	return 1;
 }
+
+void valid_quote(const char *s, size_t len, char out[VALID_QUOTE_BUF])
+{
+	size_t cut = len, i;
+
+	if (len > VALID_QUOTE_MAX) {
+		cut = VALID_QUOTE_MAX;
+		while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+			cut--;
+	}
+	for (i = 0; i < cut; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		out[i] = ch < 0x20 || ch == 0x7F ? '?' : (char)ch;
+	}
+	if (cut < len) {
+		memcpy(out + i, "...", 3);
+		i += 3;
+	}
+	out[i] = '\0';
+}

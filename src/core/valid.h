@@ -51,4 +51,15 @@ int valid_http_date_parse(const char *s, time_t *out);
 /* 1 when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 int valid_utf8(const char *s, size_t len);
 
+/* Bytes of client text an error message may echo, and the buffer a
+ * quote needs (+ "..." + NUL). */
+#define VALID_QUOTE_MAX 64
+#define VALID_QUOTE_BUF (VALID_QUOTE_MAX + 4)
+
+/* Copies at most VALID_QUOTE_MAX bytes of client text s[0..len) into out,
+ * cut on a UTF-8 character boundary (so valid UTF-8 stays valid for
+ * jansson), control characters and NUL replaced by '?', "..." marking a
+ * cut: the result may go into an OperationOutcome and into logs. */
+void valid_quote(const char *s, size_t len, char out[VALID_QUOTE_BUF]);
+
 #endif

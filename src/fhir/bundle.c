@@ -457,6 +457,11 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 			}
 			if (e->full_url && e->id && (e->kind == TX_POST || e->kind == TX_PUT)) {
 				const char *ref = arena_printf(fr->http->arena, "%s/%s", e->type->name, e->id);
+				/* bdl-7: fullUrl is unique, else references are ambiguous */
+				if (json_object_get(map, e->full_url)) {
+					tx_fail(fr, i, ERR_INVALID, "Two entries have the same fullUrl");
+					goto out;
+				}
 				json_object_set_new(map, e->full_url, json_string(ref));
 			}
 		}

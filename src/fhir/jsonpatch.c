@@ -23,6 +23,7 @@
 #include "jsonpatch.h"
 
 #include "core/err.h"
+#include "core/valid.h"
 
 #include <assert.h>
 #include <stdint.h>
@@ -30,8 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JP_QUOTE_MAX 64                    /* bytes of a pointer a message may echo */
-#define JP_QUOTE_BUF (JP_QUOTE_MAX + 4)    /* + "..." + NUL */
 
 enum jp_code { JP_ADD, JP_REMOVE, JP_REPLACE, JP_MOVE, JP_COPY, JP_TEST };
 
@@ -72,30 +71,6 @@ struct jp_ctx {
 	size_t ntok;      /* reference tokens in the pointer last walked */
 };
 
-/* Copies at most JP_QUOTE_MAX bytes of s[0..len) into out, cut on a UTF-8
- * character boundary (jansson strings are valid UTF-8, so a cut there
- * keeps them valid), control characters and NUL replaced, "..." marking a
- * cut: diag goes into an OperationOutcome and into logs. */
-static void jp_quote(const char *s, size_t len, char out[JP_QUOTE_BUF])
-{
-	size_t cut = len, i;
-
-	if (len > JP_QUOTE_MAX) {
-		cut = JP_QUOTE_MAX;
-		while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-			cut--;
-	}
-	for (i = 0; i < cut; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		out[i] = ch < 0x20 || ch == 0x7F ? '?' : (char)ch;
-	}
-	if (cut < len) {
-		memcpy(out + i, "...", 3);
-		i += 3;
-	}
-	out[i] = '\0';
-}
-
 /* snprintf may cut a message inside a multi-byte character when diaglen
  * is small; drop the incomplete tail so the message stays valid UTF-8. */
 static void jp_utf8_trim(char *s)
@@ -121,7 +96,7 @@ static void jp_utf8_trim(char *s)
  * is shown as "". */
 static int jp_fail(struct jp_ctx *c, int err, const char *what, const char *ptr, size_t ptr_len)
 {
-	char q[JP_QUOTE_BUF];
+	char q[VALID_QUOTE_BUF];
 	char name[24];
 
 	if (!c->diag || c->diaglen == 0)
@@ -132,7 +107,7 @@ static int jp_fail(struct jp_ctx *c, int err, const char *what, const char *ptr,
 		name[0] = '\0';
 	if (ptr) {
 		if (ptr_len)
-			jp_quote(ptr, ptr_len, q);
+			valid_quote(ptr, ptr_len, q);
 		else
 			memcpy(q, "\"\"", 3);
 		snprintf(c->diag, c->diaglen, "operation %zu%s: %s %s", c->index, name, what, q);

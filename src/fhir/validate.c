@@ -9,7 +9,7 @@
  *
  * Messages name elements from the tables; the only client text they echo
  * is an unknown property name or resourceType, cut to 64 bytes
- * (validate_quote), because an OperationOutcome goes back to the client
+ * (valid_quote), because an OperationOutcome goes back to the client
  * and into logs.
  */
 #include "validate.h"
@@ -22,8 +22,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define VALIDATE_QUOTE_MAX 64                     /* bytes of client input a message may echo */
-#define VALIDATE_QUOTE_BUF (VALIDATE_QUOTE_MAX + 4) /* + "..." + NUL */
 #define VALIDATE_NAME_BUF 96                      /* "_" + a table name + "[index]" */
 #define VALIDATE_PATH_BUF 128                     /* "Type.contained[i].meta" */
 
@@ -57,30 +55,6 @@ struct validate_ctx {
 
 static int validate_value(const struct validate_ctx *c, const fhir_element *el, const json_t *v, const char *ex);
 static int validate_props(const struct validate_ctx *c);
-
-/* Copies at most VALIDATE_QUOTE_MAX bytes of client text s into out
- * (VALIDATE_QUOTE_BUF bytes), cut on a UTF-8 character boundary so the
- * message stays valid UTF-8 for jansson, with control characters
- * replaced and "..." marking a cut. */
-static void validate_quote(const char *s, char out[VALIDATE_QUOTE_BUF])
-{
-	size_t n = strlen(s), cut = n, i;
-
-	if (n > VALIDATE_QUOTE_MAX) {
-		cut = VALIDATE_QUOTE_MAX;
-		while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
-			cut--;
-	}
-	for (i = 0; i < cut; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		out[i] = ch < 0x20 || ch == 0x7F ? '?' : (char)ch;
-	}
-	if (cut < n) {
-		memcpy(out + i, "...", 3);
-		i += 3;
-	}
-	out[i] = '\0';
-}
 
 /* Fills the issue: expression is c->path, or c->path + "." + elem. */
 static int validate_fail(const struct validate_ctx *c, const char *elem, const char *fmt, ...)
@@ -230,8 +204,8 @@ static int validate_element_ext(const struct validate_ctx *c, const json_t *v, c
 					goto out;
 			}
 		} else {
-			char q[VALIDATE_QUOTE_BUF];
-			validate_quote(key, q);
+			char q[VALID_QUOTE_BUF];
+			valid_quote(key, strlen(key), q);
 			rc = validate_fail(c, ex, "Unknown element '%s' in '%s'", q, cex);
 			goto out;
 		}
@@ -260,8 +234,8 @@ static int validate_contained(const struct validate_ctx *c, const json_t *v, con
 	}
 	sub.t = fhir_type_find(json_string_value(rt), json_string_length(rt));
 	if (!sub.t) {
-		char q[VALIDATE_QUOTE_BUF];
-		validate_quote(json_string_value(rt), q);
+		char q[VALID_QUOTE_BUF];
+		valid_quote(json_string_value(rt), strlen(json_string_value(rt)), q);
 		rc = validate_fail(c, ex, "Element '%s' has an unknown resourceType '%s'", ex, q);
 		goto out;
 	}
@@ -498,8 +472,8 @@ static int validate_props(const struct validate_ctx *c)
 			continue;
 		el = fhir_type_element(c->t, companion ? key + 1 : key);
 		if (!el || (companion && !validate_is_primitive(el->kind))) {
-			char q[VALIDATE_QUOTE_BUF];
-			validate_quote(key, q);
+			char q[VALID_QUOTE_BUF];
+			valid_quote(key, strlen(key), q);
 			rc = validate_fail(c, q, "Unknown element '%s'", q);
 			goto out;
 		}

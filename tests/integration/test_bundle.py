@@ -523,6 +523,19 @@ class TestTransaction(BundleCase):
                     for pid in ("txf-inv", "txf-a", "txf-b", "txf-c", "txf-dup"):
                         self.assertStatus(self.get("Patient/" + pid), 404)
 
+    def test_duplicate_full_url_refused(self):
+        """bdl-7 (bundle.html): fullUrl is unique in a Bundle (unless the entries carry
+        different meta.versionId). A transaction naming two entries with one urn
+        cannot say which one a reference means: refused, nothing written."""
+        u = urn()
+        b = bundle("transaction",
+                   entry("POST", "Patient", patient(family="DupA"), u),
+                   entry("POST", "Patient", patient(family="DupB"), u),
+                   entry("POST", "Observation", observation(subject={"reference": u}), urn()))
+        before = self.system_count()
+        self.assertOutcome(self.post_bundle(b), (400, 422))
+        self.assertEqual(self.system_count(), before)
+
     def test_batch_and_transaction_same_shape(self):
         """The transaction-response answers PUT and POST like the batch-response."""
         for t in ("batch", "transaction"):

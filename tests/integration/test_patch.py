@@ -303,6 +303,15 @@ class TestPatchRefused(PatchCase):
                 self.assertOutcome(self.patch(path, d if isinstance(d, bytes) else json.dumps(d).encode()), 400)
         self.assertUnchanged(path, before)
 
+    def test_amplification_refused(self):
+        """Each copy doubles an array: 64 of them would need 2^64 elements. Refused
+        (4xx), the server keeps serving, nothing written."""
+        path, before = self.fresh()
+        ops = ([{"op": "add", "path": "/x", "value": [1]}] +
+               [{"op": "copy", "from": "/x", "path": "/x/-"}] * 64 + [{"op": "remove", "path": "/x"}])
+        self.assertOutcome(self.patch(path, ops), (400, 413, 422))
+        self.assertUnchanged(path, before)
+
     def test_content_type(self):
         path, before = self.fresh()
         ops = [{"op": "replace", "path": "/active", "value": False}]
