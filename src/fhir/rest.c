@@ -358,7 +358,7 @@ void fhir_rest_vread(fhir_req *fr)
 void fhir_rest_patch(fhir_req *fr)
 {
 	const char *ct = http_request_header(fr->http, "Content-Type"), *diag = NULL;
-	json_t *patch = NULL, *doc = NULL;
+	json_t *patch = NULL, *doc = NULL, *orig = NULL;
 	store_version_t cur;
 	fhir_write w;
 	fhir_issue issue;
@@ -400,7 +400,9 @@ void fhir_rest_patch(fhir_req *fr)
 					NULL);
 			goto out;
 		}
-		doc = json_loadb(cur.body, cur.body_len, 0, NULL);
+		json_decref(orig);
+		orig = json_loadb(cur.body, cur.body_len, 0, NULL);
+		doc = orig ? json_deep_copy(orig) : NULL;
 		if (!doc) {
 			fhir_send_error(fr, ERR_INTERNAL, NULL, NULL);
 			goto out;
@@ -423,6 +425,14 @@ void fhir_rest_patch(fhir_req *fr)
 		    strcmp(vid, want)) {
 			fhir_send_error(fr, ERR_INVALID, "A patch may not change id, resourceType or meta.versionId",
 					NULL);
+			goto out;
+		}
+		if (json_equal(doc, orig)) {
+			/* nothing changed (e.g. an empty patch): no new version */
+			char *b = cur.body;
+			cur.body = NULL;
+			fhir_version_headers(fr, &cur, 1);
+			fhir_send_body(fr, 200, b, cur.body_len);
 			goto out;
 		}
 		rc = fhir_write_check(doc, fr->route.type, &issue);
@@ -452,5 +462,6 @@ out:
 	fhir_write_fini(&w);
 	store_version_clear(&cur);
 	json_decref(doc);
+	json_decref(orig);
 	json_decref(patch);
 }

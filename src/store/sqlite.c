@@ -729,8 +729,10 @@ static void sq_run_job(struct sq *s, struct sq_job *j)
 		sq_exec(s->wdb, "ROLLBACK TO job");
 		for (size_t i = 0; i < j->n; i++) {
 			int st = j->ops[i].status;
+			unsigned matches = j->ops[i].matches; /* explains a 412 */
 			sq_op_reset(&j->ops[i]);
 			j->ops[i].status = st;
+			j->ops[i].matches = matches;
 		}
 	}
 	sq_exec(s->wdb, "RELEASE job");
