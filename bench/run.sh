@@ -14,8 +14,11 @@
 #    started as the current user with a generated config, answers every
 #    /fhir/Patient/<anything> with the exact bytes fhird returned for
 #    pt-00001 (one file, try_files) and gets the same read.lua load;
-# 6. prints a table (requests/s, p50, p99, errors) and fhird read as a
-#    percentage of nginx read.
+# 6. import: bench/gen_ndjson.py writes BENCH_IMPORT_RESOURCES (200,000)
+#    typical clinical resources (~1 KB each) to an NDJSON file, and
+#    `BIN import` loads it into a fresh database, timed from start to exit;
+# 7. prints a table (requests/s, p50, p99, errors), fhird read as a
+#    percentage of nginx read, and the import rate.
 # Everything runs on loopback, wrk on the same CPUs as the servers: the
 # numbers compare, they do not measure a deployment. Temp dirs and both
 # servers are removed/stopped on exit, also on Ctrl-C.
@@ -28,6 +31,7 @@
 #   BENCH_LOAD_CONNS=8         parallel PUT connections while loading
 #   BENCH_SERVER_THREADS=      fhird --threads (empty: the server's default)
 #   BENCH_NGINX_WORKERS=auto   nginx worker_processes
+#   BENCH_IMPORT_RESOURCES=200000  resources in the import benchmark (0: skip it)
 #   BENCH_KEEP=1               keep the temp dir (database, logs, wrk output)
 # FHIRD_* variables are cleared for the server, so a developer's settings
 # (config file, TLS, limits) cannot change what is measured.
@@ -55,6 +59,7 @@ PATIENTS=${BENCH_PATIENTS:-10000}
 LOAD_CONNS=${BENCH_LOAD_CONNS:-8}
 SERVER_THREADS=${BENCH_SERVER_THREADS:-}
 NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
+IMPORT_RESOURCES=${BENCH_IMPORT_RESOURCES:-200000}
 
 for tool in wrk curl "$PYTHON" "$NGINX"; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
@@ -244,12 +249,32 @@ run_wrk nginx-read "$READ_T" "$READ_C" "$ROOT/bench/read.lua" "http://127.0.0.1:
 stop_pid "$NGINX_PID"
 NGINX_PID=""
 
-# --- 6. report --------------------------------------------------------------
+# --- 6. import -------------------------------------------------------------
+# The file is generated first (not timed); the time is the whole `fhird
+# import` process: mapping, parsing, validation, the store's commits with
+# fsync, and the close that checkpoints the WAL.
+IMPORT_ROW=""
+if [ "$IMPORT_RESOURCES" -gt 0 ]; then
+	echo "== import: $IMPORT_RESOURCES resources, bench/gen_ndjson.py | fhird import"
+	"$PYTHON" "$ROOT/bench/gen_ndjson.py" --count "$IMPORT_RESOURCES" --out "$TMP/import.ndjson" ||
+		fail "generating the NDJSON file failed"
+	T0=$("$PYTHON" -c 'import time; print(time.time())')
+	"$BIN" import --quiet --db "$TMP/import.db" "$TMP/import.ndjson" >"$TMP/import.log" 2>&1 ||
+		{ cat "$TMP/import.log" >&2; fail "fhird import failed"; }
+	T1=$("$PYTHON" -c 'import time; print(time.time())')
+	IMPORT_ROW=$(awk -v n="$IMPORT_RESOURCES" -v t0="$T0" -v t1="$T1" \
+		'BEGIN { s = t1 - t0; printf "%d resources | %.2f s | %d resources/s", n, s, (s > 0 ? n / s : 0) }')
+	echo "$IMPORT_ROW"
+	echo
+	rm -f "$TMP/import.ndjson" "$TMP/import.db" "$TMP/import.db-wal" "$TMP/import.db-shm"
+fi
+
+# --- 7. report --------------------------------------------------------------
 R=$(parse_wrk "$TMP/fhird-read.txt")
 C=$(parse_wrk "$TMP/fhird-create.txt")
 N=$(parse_wrk "$TMP/nginx-read.txt")
 printf '%s\n%s\n%s\n' "fhird-read $READ_T $READ_C $R" "fhird-create $CREATE_T $CREATE_C $C" "nginx-read $READ_T $READ_C $N" |
-	awk -v dur="$DURATION" -v bytes="$BODY_BYTES" -v patients="$PATIENTS" '
+	awk -v dur="$DURATION" -v bytes="$BODY_BYTES" -v patients="$PATIENTS" -v imp="$IMPORT_ROW" '
 	{ name[NR] = $1; t[NR] = $2; c[NR] = $3; rps[NR] = $4; p50[NR] = $5; p99[NR] = $6; err[NR] = $7 }
 	END {
 		printf "\nResults (%s per run, %d Patients, read body %d bytes; loopback, wrk on the same machine)\n\n", dur, patients, bytes
@@ -260,6 +285,8 @@ printf '%s\n%s\n%s\n' "fhird-read $READ_T $READ_C $R" "fhird-create $CREATE_T $C
 		label["nginx-read"] = "nginx static read"
 		for (i = 1; i <= NR; i++)
 			printf "%-22s | %9s | %12d | %10.3f | %10.3f | %7d\n", label[name[i]], t[i] "/" c[i], rps[i], p50[i], p99[i], err[i]
+		if (imp != "")
+			printf "%-22s | %s\n", "import NDJSON", imp
 		printf "\nfhird read / nginx read: %s\n", (rps[3] > 0 ? sprintf("%.1f %%", 100 * rps[1] / rps[3]) : "n/a")
 		printf "fhird create: %d creates/s\n", rps[2]
 		for (i = 1; i <= NR; i++)

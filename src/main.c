@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "fhir/fhir.h"
 #include "http/http.h"
+#include "import/import.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@ static void main_usage(FILE *f)
 	fprintf(f, "usage: fhird <command> [options]\n\n"
 		   "commands:\n"
 		   "  serve      run the FHIR R4 server (fhird serve --help for options)\n"
+		   "  import     load NDJSON / Bundle files into the database (fhird import --help)\n"
 		   "  version    print the version\n"
 		   "  help       this text\n");
 }
@@ -282,6 +284,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "serve") == 0)
 		return main_serve(argc, argv);
+	if (strcmp(argv[1], "import") == 0)
+		return import_main(argc, argv);
 	fprintf(stderr, "fhird: unknown command '%s' (try fhird --help)\n", argv[1]);
 	return 2;
 }

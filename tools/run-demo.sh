@@ -8,10 +8,12 @@
 # authorization off - the server's own defaults, passed as flags only when
 # the environment does not choose them: any FHIRD_<KEY> variable (FHIRD_LISTEN,
 # FHIRD_DB, FHIRD_AUTH, FHIRD_CONFIG, ...) wins, exactly as for the server
-# itself. When the database file did not exist before the start, it loads
-# data/demo/*.json with tools/load_demo.py. Then it prints the base URL and a
-# few curl commands and waits for the server; Ctrl-C (SIGINT) or SIGTERM stops
-# the server gracefully. The exit status is the server's.
+# itself. When the database file does not exist yet, it first loads
+# data/demo/*.json into it with `BIN import` (straight into the database,
+# before the server starts; tools/load_demo.py does the same over HTTP for a
+# running server). Then it starts the server, prints the base URL and a few
+# curl commands and waits for the server; Ctrl-C (SIGINT) or SIGTERM stops the
+# server gracefully. The exit status is the server's.
 #
 # Readiness is the port file the server writes once it listens (--port-file,
 # in a private temp dir; this overrides FHIRD_PORT_FILE).
@@ -24,7 +26,6 @@ fi
 BIN=$1
 shift
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PYTHON=${PYTHON:-python3}
 case $BIN in
 */*) ;;
 *) BIN=./$BIN ;;
@@ -76,12 +77,12 @@ fi
 
 DB=$(setting db FHIRD_DB ./data/fhird.db "$@")
 LISTEN=$(setting listen FHIRD_LISTEN 127.0.0.1:8080 "$@")
-AUTH=$(setting auth FHIRD_AUTH off "$@")
 BASE_URL=$(setting base_url FHIRD_BASE_URL "" "$@")
 TLS_CERT=$(setting tls_cert FHIRD_TLS_CERT "" "$@")
 
 FRESH=0
 [ -e "$DB" ] || FRESH=1
+
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/fhird-run.XXXXXX")
 PID=""
@@ -99,6 +100,23 @@ stop() {
 trap cleanup EXIT
 trap stop INT TERM
 
+# A new database gets the demo data before the server opens it: import writes
+# to the database directly, so this needs neither a listening server nor
+# --auth off. Interrupted, it leaves no half-loaded database behind (the next
+# run would take it for an old one).
+if [ "$FRESH" = 1 ]; then
+	echo "run-demo: new database $DB: loading the demo data"
+	if ! "$BIN" import --db "$DB" "$ROOT"/data/demo/*.json; then
+		if [ "$STOPPING" = 1 ]; then
+			rm -f "$DB" "$DB-wal" "$DB-shm" "$DB-journal"
+			exit 130
+		fi
+		echo "run-demo: loading the demo data failed; starting the server anyway" \
+			"(retry: $BIN import --db $DB data/demo/*.json)" >&2
+	fi
+fi
+[ "$STOPPING" = 1 ] && exit 130
+
 # A non-interactive shell starts background jobs with SIGINT ignored, so the
 # server would never see Ctrl-C: the trap above forwards it as SIGTERM.
 # shellcheck disable=SC2086 # DEFAULTS is a list of words without spaces inside
@@ -114,8 +132,8 @@ while [ ! -s "$TMP/port" ]; do
 		wait "$PID"
 		rc=$?
 		echo "run-demo: fhird exited (status $rc) before it was ready" >&2
-		# The server may create the database before it fails to bind: remove
-		# a file this run created, so the next run still sees it as new.
+		# The database this run created (the import, or the server before it
+		# failed to bind) goes, so that the next run still sees it as new.
 		[ "$FRESH" = 1 ] && rm -f "$DB" "$DB-wal" "$DB-shm" "$DB-journal"
 		exit "$rc"
 	fi
@@ -130,7 +148,7 @@ while [ ! -s "$TMP/port" ]; do
 done
 PORT=$(tr -d '[:space:]' <"$TMP/port")
 
-# The loopback address to talk to, and the public base URL to print.
+# The public base URL to print.
 HOST=${LISTEN%:*}
 case $HOST in
 '[::]' | '[]') HOST='[::1]' ;;
@@ -139,24 +157,9 @@ esac
 SCHEME=http
 [ -n "$TLS_CERT" ] && SCHEME=https
 if [ -n "$BASE_URL" ]; then
-	BASE_PATH=$(printf '%s\n' "$BASE_URL" | sed 's|^[a-zA-Z]*://[^/]*||; s|/*$||')
 	PUBLIC=${BASE_URL%/}
 else
-	BASE_PATH=/fhir
-	PUBLIC=$SCHEME://$HOST:$PORT$BASE_PATH
-fi
-LOCAL=$SCHEME://$HOST:$PORT$BASE_PATH
-
-if [ "$FRESH" = 1 ]; then
-	if [ "$AUTH" != off ]; then
-		echo "run-demo: authorization is '$AUTH': demo data not loaded (it needs --auth off)" >&2
-	else
-		echo "run-demo: new database $DB: loading the demo data"
-		if ! "$PYTHON" "$ROOT/tools/load_demo.py" "$LOCAL" "$ROOT"/data/demo/*.json; then
-			[ "$STOPPING" = 1 ] || echo "run-demo: loading the demo data failed; the server keeps running" \
-				"(retry: $PYTHON tools/load_demo.py $LOCAL data/demo/*.json)" >&2
-		fi
-	fi
+	PUBLIC=$SCHEME://$HOST:$PORT/fhir
 fi
 
 if [ "$STOPPING" = 0 ]; then

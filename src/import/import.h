@@ -86,6 +86,10 @@ typedef struct import_item {
  * memory). Returns err. */
 int import_item_fail(import_item *it, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Marks it bad (ERR_INVALID) with fhir_json_parse()'s diagnostic, worded
+ * for a line (it->text set) or a whole file. Returns ERR_INVALID. */
+int import_item_parse_fail(import_item *it, const char *diag);
+
 /* Frees what an item owns (not text/res) and op's result body. NULL-safe. */
 void import_item_fini(import_item *it, store_op_t *op);
 
@@ -97,7 +101,9 @@ typedef struct import_chunk {
 	const json_t *refmap;  /* Bundle: fullUrl -> "Type/id"; NULL for NDJSON */
 	size_t lines;          /* input lines/entries covered (for progress) */
 	int ready;             /* set by the worker under the pipe lock */
-	struct import_chunk *next;
+	int owns;              /* items and ops are the chunk's own arrays */
+	struct import_chunk *next;  /* the pipe's work queue */
+	struct import_chunk *after; /* the main thread's in-flight list */
 } import_chunk;
 
 typedef struct import_pipe {

@@ -10,9 +10,11 @@
  * entries take the uuid of a urn:uuid: fullUrl (a valid FHIR id, and the
  * same on every import, so importing again updates instead of
  * duplicating), else the id of an absolute .../Type/id fullUrl, else their
- * own id, else a new random UUID. Conditional entries (a '?' in
- * request.url, ifNoneExist, ifMatch, ...) are refused rather than half
- * honoured: import has no search to resolve them with.
+ * own id, else a new random UUID. A fullUrl used by two entries is refused
+ * (bdl-7; history Bundles and differing meta.versionId excepted).
+ * Conditional entries (a '?' in request.url, ifNoneExist, ifMatch, ...)
+ * are refused rather than half honoured: import has no search to resolve
+ * them with.
  */
 #include "import.h"
 
@@ -106,33 +108,42 @@ static int bundle_has_conditions(const json_t *req)
 	return 0;
 }
 
-/* Settles one entry. Problems mark the item bad; returns 0 or ERR_NOMEM. */
-static int bundle_entry_plan(json_t *e, int with_request, import_item *it, store_op_t *op)
+/* Why a method cannot be imported; names the method only when it is one
+ * we know, so no input is echoed. */
+static const char *bundle_method_refused(const char *method)
+{
+	if (strcmp(method, "GET") == 0)
+		return "request.method GET is not supported by import (POST, PUT, DELETE)";
+	if (strcmp(method, "HEAD") == 0)
+		return "request.method HEAD is not supported by import (POST, PUT, DELETE)";
+	if (strcmp(method, "PATCH") == 0)
+		return "request.method PATCH is not supported by import (POST, PUT, DELETE)";
+	return "Unknown request.method (import takes POST, PUT, DELETE)";
+}
+
+/* Settles one entry; problems mark the item bad (it->err). */
+static void bundle_entry_plan(json_t *e, int with_request, import_item *it, store_op_t *op)
 {
 	json_t *res = json_object_get(e, "resource"), *req = json_object_get(e, "request");
 	const char *full = json_string_value(json_object_get(e, "fullUrl"));
-	const char *method = NULL, *url = NULL, *rt, *own;
+	const char *method = NULL, *url = NULL, *rt, *own, *bad = NULL;
 	const fhir_type *t = NULL, *ut = NULL;
 
 	if (!json_is_object(e)) {
-		import_item_fail(it, ERR_INVALID, "The entry is not an object");
-		return 0;
+		bad = "The entry is not an object";
+		goto out;
 	}
 	if (with_request) {
 		method = json_string_value(json_object_get(req, "method"));
 		url = json_string_value(json_object_get(req, "url"));
 		if (!method || !url) {
-			import_item_fail(it, ERR_INVALID, "request.method and request.url are required");
-			return 0;
-		}
-		if (strchr(url, '?') || bundle_has_conditions(req)) {
-			import_item_fail(it, ERR_INVALID, "Conditional entries are not supported by import");
-			return 0;
-		}
-		if (strcmp(method, "DELETE") == 0) {
+			bad = "request.method and request.url are required";
+		} else if (strchr(url, '?') || bundle_has_conditions(req)) {
+			bad = "Conditional entries are not supported by import";
+		} else if (strcmp(method, "DELETE") == 0) {
 			if (bundle_url_type_id(url, &ut, it->id)) {
-				import_item_fail(it, ERR_INVALID, "request.url must be [type]/[id]");
-				return 0;
+				bad = "request.url must be [type]/[id]";
+				goto out;
 			}
 			it->type = ut;
 			it->kind = STORE_OP_DELETE;
@@ -142,53 +153,52 @@ static int bundle_entry_plan(json_t *e, int with_request, import_item *it, store
 			op->type = ut->name;
 			op->id = it->id;
 			op->method = "DELETE";
-			return 0;
+		} else if (strcmp(method, "PUT") != 0 && strcmp(method, "POST") != 0) {
+			bad = bundle_method_refused(method);
 		}
-		if (strcmp(method, "PUT") != 0 && strcmp(method, "POST") != 0) {
-			int known = !strcmp(method, "GET") || !strcmp(method, "HEAD") || !strcmp(method, "PATCH");
-			import_item_fail(it, ERR_INVALID, "request.method %s is not supported by import (POST, PUT, DELETE)",
-					 known ? method : "(unknown)");
-			return 0;
-		}
+		if (bad || it->ready)
+			goto out;
 	}
 	if (!json_is_object(res)) {
-		import_item_fail(it, ERR_INVALID, "The entry has no resource");
-		return 0;
+		bad = "The entry has no resource";
+		goto out;
 	}
 	rt = json_string_value(json_object_get(res, "resourceType"));
 	t = rt ? fhir_type_find(rt, strlen(rt)) : NULL;
 	if (!t) {
-		import_item_fail(it, ERR_INVALID, rt ? "Unknown resourceType" : "The resource has no resourceType");
-		return 0;
+		bad = rt ? "Unknown resourceType" : "The resource has no resourceType";
+		goto out;
 	}
 	it->type = t;
 	if (method && strcmp(method, "PUT") == 0) {
-		if (bundle_url_type_id(url, &ut, it->id)) {
-			import_item_fail(it, ERR_INVALID, "request.url must be [type]/[id]");
-			return 0;
-		}
 		own = json_string_value(json_object_get(res, "id"));
-		if (ut != t || (json_object_get(res, "id") && (!own || strcmp(own, it->id) != 0))) {
-			import_item_fail(it, ERR_INVALID, "The resource's type and id must match request.url");
-			it->id[0] = '\0';
-			return 0;
-		}
-		it->kind = STORE_OP_UPDATE;
-		return 0;
+		if (bundle_url_type_id(url, &ut, it->id))
+			bad = "request.url must be [type]/[id]";
+		else if (ut != t || (json_object_get(res, "id") && (!own || strcmp(own, it->id) != 0)))
+			bad = "The resource's type and id must match request.url";
+		else
+			it->kind = STORE_OP_UPDATE;
+		goto out;
 	}
 	if (method && bundle_url_type(url) != t) {
-		import_item_fail(it, ERR_INVALID, "request.url must name the resource's type");
-		return 0;
+		bad = "request.url must name the resource's type";
+		goto out;
 	}
 	bundle_entry_id(it, full, res, t); /* a failure marks the item */
-	return 0;
+out:
+	if (bad) {
+		import_item_fail(it, ERR_INVALID, "%s", bad);
+		it->id[0] = '\0';
+		it->ready = 0;
+	}
 }
 
 int import_bundle_plan(json_t *bundle, const char *btype, import_item *items, store_op_t *ops, size_t n,
 		       json_t **refmap)
 {
 	json_t *entries = json_object_get(bundle, "entry"), *map = json_object();
-	int with_request = !strcmp(btype, "transaction") || !strcmp(btype, "batch") || !strcmp(btype, "history");
+	int history = !strcmp(btype, "history");
+	int with_request = history || !strcmp(btype, "transaction") || !strcmp(btype, "batch");
 	int rc = ERR_NOMEM;
 	char ref[200];
 
@@ -202,11 +212,16 @@ int import_bundle_plan(json_t *bundle, const char *btype, import_item *items, st
 
 		it->where = i;
 		it->res = json_is_object(e) ? json_object_get(e, "resource") : NULL;
-		rc = bundle_entry_plan(e, with_request, it, &ops[i]);
-		if (rc)
-			goto out;
+		bundle_entry_plan(e, with_request, it, &ops[i]);
 		if (it->err || !full || !*full || !it->type || !it->id[0])
 			continue;
+		/* bdl-7: fullUrl unique, unless the versions differ (history) */
+		if (json_object_get(map, full) && !history &&
+		    !json_object_get(json_object_get(it->res, "meta"), "versionId")) {
+			import_item_fail(it, ERR_INVALID, "fullUrl repeats an earlier entry's (bdl-7)");
+			it->ready = 0;
+			continue;
+		}
 		snprintf(ref, sizeof ref, "%s/%s", it->type->name, it->id);
 		if (json_object_set_new(map, full, json_string(ref))) {
 			rc = ERR_NOMEM;

@@ -55,7 +55,7 @@ void import_item_fini(import_item *it, store_op_t *op)
 
 /* The parser's diagnostics speak of a request body; an import speaks of
  * lines. Column numbers stay: they point into the line without quoting it. */
-static int pipe_parse_fail(import_item *it, const char *diag)
+int import_item_parse_fail(import_item *it, const char *diag)
 {
 	static const char body[] = "The request body ";
 	static const char at_line1[] = "Invalid JSON at line 1, column ";
@@ -137,7 +137,7 @@ int import_item_prepare(import_item *it, store_op_t *op, const json_t *refmap, u
 		return it->err;
 	if (!res) {
 		if (fhir_json_parse(it->text, it->len, max_depth, a, &owned, &diag)) {
-			rc = pipe_parse_fail(it, diag);
+			rc = import_item_parse_fail(it, diag);
 			goto out;
 		}
 		res = owned;
