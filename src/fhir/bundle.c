@@ -21,9 +21,11 @@
 #include "core/err.h"
 #include "core/valid.h"
 #include "http/url.h"
+#include "jsonpatch.h"
 #include "refs.h"
 #include "write.h"
 
+#include <nettle/base64.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,9 +118,11 @@ static json_t *bundle_subrequest(fhir_req *fr, const char *method, const char *u
 		hvalue[nh++] = http_request_header(fr->http, "Prefer");
 	}
 	if (resource) {
+		/* a PATCH body travels as the JSON Patch decoded from its Binary */
+		int is_patch = json_is_array(resource);
 		payload = fhir_json_dump(resource, 0, &sub.body_len);
 		hname[nh] = "Content-Type";
-		hvalue[nh++] = "application/fhir+json";
+		hvalue[nh++] = is_patch ? "application/json-patch+json" : "application/fhir+json";
 	}
 	sub.arena = fr->http->arena;
 	sub.method = method;
@@ -171,6 +175,8 @@ static json_t *bundle_subrequest(fhir_req *fr, const char *method, const char *u
 	return entry;
 }
 
+static int tx_patch_doc(fhir_req *fr, const json_t *res, json_t **out, const char **diag);
+
 static json_t *bundle_new(const char *type)
 {
 	json_t *b = json_object();
@@ -207,8 +213,20 @@ static void bundle_batch(fhir_req *fr, json_t *entries)
 						      fhir_outcome_new("error", "invalid",
 								       "Entry needs request.method and request.url",
 								       NULL)));
+		} else if (!strcmp(method, "PATCH")) {
+			json_t *patch = NULL;
+			const char *diag = NULL;
+			if (tx_patch_doc(fr, res, &patch, &diag)) {
+				oe = json_object();
+				json_object_set_new(oe, "response",
+						    json_pack("{s:o,s:o}", "status", bundle_status(400), "outcome",
+							      fhir_outcome_new("error", "invalid", diag, NULL)));
+			} else {
+				oe = bundle_subrequest(fr, method, url, patch, req);
+			}
+			json_decref(patch);
 		} else {
-			int with_body = !strcmp(method, "POST") || !strcmp(method, "PUT") || !strcmp(method, "PATCH");
+			int with_body = !strcmp(method, "POST") || !strcmp(method, "PUT");
 			oe = bundle_subrequest(fr, method, url, with_body ? res : NULL, req);
 		}
 		json_array_append_new(oentries, oe);
@@ -234,7 +252,39 @@ struct tx_entry {
 	fhir_write w;
 	int prepared;
 	int matched;             /* conditional: the pre-commit match found one */
+	json_t *patch;           /* PATCH: the JSON Patch document (owned) */
+	json_t *patched;         /* PATCH: the resource after the patch (owned) */
+	int64_t if_match_cur;    /* PATCH: the version the patch was applied to */
 };
+
+/* A PATCH entry carries its JSON Patch as a Binary (http.html#transaction:
+ * "the body of a PATCH is a Binary"); decode and parse it. */
+static int tx_patch_doc(fhir_req *fr, const json_t *res, json_t **out, const char **diag)
+{
+	const char *ct = json_string_value(json_object_get(res, "contentType"));
+	const char *data = json_string_value(json_object_get(res, "data"));
+	const char *rt = json_string_value(json_object_get(res, "resourceType"));
+	struct base64_decode_ctx b64;
+	size_t n, dlen;
+	uint8_t *dst;
+	int rc;
+
+	*diag = "A PATCH entry needs a Binary with contentType application/json-patch+json and data";
+	if (!rt || strcmp(rt, "Binary") || !ct || strncmp(ct, "application/json-patch+json", 27) || !data)
+		return ERR_INVALID;
+	n = strlen(data);
+	dst = arena_alloc(fr->http->arena, BASE64_DECODE_LENGTH(n) + 1);
+	if (!dst)
+		return ERR_TOOBIG;
+	base64_decode_init(&b64);
+	dlen = BASE64_DECODE_LENGTH(n);
+	if (!base64_decode_update(&b64, &dlen, dst, n, data) || !base64_decode_final(&b64)) {
+		*diag = "Binary.data is not valid base64";
+		return ERR_INVALID;
+	}
+	rc = fhir_json_parse_any((const char *)dst, dlen, fr->app->cfg->max_json_depth, fr->http->arena, out, diag);
+	return rc;
+}
 
 static int tx_fail(fhir_req *fr, size_t i, int err, const char *msg)
 {
@@ -273,7 +323,7 @@ static int tx_parse(fhir_req *fr, size_t i, json_t *entry, struct tx_entry *e)
 	else if (!strcmp(method, "DELETE"))
 		e->kind = TX_DELETE;
 	else if (!strcmp(method, "PATCH"))
-		return tx_fail(fr, i, ERR_NOTIMPL, "PATCH entries in transactions are not supported yet");
+		e->kind = TX_PATCH;
 	else
 		return tx_fail(fr, i, ERR_INVALID, "Unknown request.method");
 	target = bundle_target(fr, url);
@@ -314,6 +364,12 @@ static int tx_parse(fhir_req *fr, size_t i, json_t *entry, struct tx_entry *e)
 			e->has_cond = 1;
 		}
 	}
+	if (e->kind == TX_PATCH) {
+		if (!e->id)
+			return tx_fail(fr, i, ERR_INVALID, "PATCH entries must name Type/id");
+		if (tx_patch_doc(fr, e->resource, &e->patch, &diag))
+			return tx_fail(fr, i, ERR_INVALID, diag);
+	}
 	if ((e->kind == TX_POST || e->kind == TX_PUT) && !json_is_object(e->resource))
 		return tx_fail(fr, i, ERR_INVALID, "POST and PUT entries need a resource");
 	return 0;
@@ -324,6 +380,7 @@ static enum auth_interaction tx_auth_kind(int kind)
 	switch (kind) {
 	case TX_POST: return AUTH_I_CREATE;
 	case TX_PUT: return AUTH_I_UPDATE;
+	case TX_PATCH: return AUTH_I_UPDATE;
 	case TX_DELETE: return AUTH_I_DELETE;
 	default: return AUTH_I_READ;
 	}
@@ -478,6 +535,49 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 		struct tx_entry *e = &tx[i];
 		fhir_issue issue;
 		struct tx_condref cr = { fr, map, NULL, 0 };
+		if (e->kind == TX_PATCH) {
+			store_version_t cur;
+			char pdiag[200], want[24];
+			const char *pid, *prt, *pvid, *im;
+			memset(&cur, 0, sizeof cur);
+			rc = store_read(fr->app->store, e->type->name, e->id, &cur);
+			if (rc) {
+				tx_fail(fr, i, rc, NULL);
+				goto out;
+			}
+			im = json_string_value(json_object_get(e->request, "ifMatch"));
+			e->patched = json_loadb(cur.body, cur.body_len, 0, NULL);
+			snprintf(want, sizeof want, "%lld", (long long)cur.vid);
+			e->if_match_cur = cur.vid;
+			store_version_clear(&cur);
+			if (!e->patched) {
+				tx_fail(fr, i, ERR_INTERNAL, NULL);
+				goto out;
+			}
+			if (im && !strstr(im, want)) {
+				tx_fail(fr, i, ERR_PRECONDITION, "ifMatch does not match the current version");
+				goto out;
+			}
+			pdiag[0] = '\0';
+			rc = fhir_jsonpatch_apply(&e->patched, e->patch, pdiag, sizeof pdiag);
+			if (rc) {
+				tx_fail(fr, i, rc == ERR_PRECONDITION ? ERR_UNPROCESSABLE : rc, pdiag[0] ? pdiag : NULL);
+				goto out;
+			}
+			pid = json_string_value(json_object_get(e->patched, "id"));
+			prt = json_string_value(json_object_get(e->patched, "resourceType"));
+			pvid = json_string_value(json_object_get(json_object_get(e->patched, "meta"), "versionId"));
+			if (!pid || strcmp(pid, e->id) || !prt || strcmp(prt, e->type->name) || !pvid || strcmp(pvid, want)) {
+				tx_fail(fr, i, ERR_INVALID, "A patch may not change id, resourceType or meta.versionId");
+				goto out;
+			}
+			rc = fhir_write_check(e->patched, e->type, &issue);
+			if (rc) {
+				tx_fail(fr, i, rc, issue.message[0] ? issue.message : NULL);
+				goto out;
+			}
+			continue;
+		}
 		if (e->kind != TX_POST && e->kind != TX_PUT)
 			continue;
 		if (fhir_refs_each(e->resource, tx_condref_one, &cr)) {
@@ -508,7 +608,7 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 		goto out;
 	}
 	/* 5. operations in the order of http.html#trules: DELETE, POST, PUT */
-	for (int pass = TX_DELETE; pass <= TX_PUT; pass++) {
+	for (int pass = TX_DELETE; pass <= TX_PATCH; pass++) {
 		for (size_t i = 0; i < n; i++) {
 			struct tx_entry *e = &tx[i];
 			enum store_op_kind k;
@@ -517,15 +617,23 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 				continue;
 			if (e->kind == TX_DELETE && !e->id)
 				continue; /* conditional delete matching nothing: nothing to do */
-			k = e->kind == TX_POST ? STORE_OP_CREATE : e->kind == TX_PUT ? STORE_OP_UPDATE : STORE_OP_DELETE;
-			rc = fhir_write_prepare(&e->w, k, e->type, e->id, e->kind == TX_DELETE ? NULL : e->resource);
+			k = e->kind == TX_POST				  ? STORE_OP_CREATE
+			    : e->kind == TX_PUT || e->kind == TX_PATCH ? STORE_OP_UPDATE
+								   : STORE_OP_DELETE;
+			rc = fhir_write_prepare(&e->w, k, e->type, e->id,
+						e->kind == TX_DELETE  ? NULL
+						: e->kind == TX_PATCH ? e->patched
+								      : e->resource);
 			e->prepared = 1;
 			if (rc) {
 				tx_fail(fr, i, rc, NULL);
 				goto out;
 			}
 			im = json_string_value(json_object_get(e->request, "ifMatch"));
-			if (im) {
+			if (e->kind == TX_PATCH) {
+				/* the patch was computed on this version: nothing may slip in */
+				e->w.op.if_match = e->if_match_cur;
+			} else if (im) {
 				int64_t v = 0;
 				const char *p = im;
 				if (!strncmp(p, "W/", 2))
@@ -617,8 +725,11 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 	fhir_send_json(fr, 200, out);
 out:
 	if (tx)
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			fhir_write_fini(&tx[i].w);
+			json_decref(tx[i].patch);
+			json_decref(tx[i].patched);
+		}
 	free(tx);
 	free(ops);
 	free(op_entry);

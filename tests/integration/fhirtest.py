@@ -175,6 +175,10 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if self.proc.returncode != 0:
+            # a failed shutdown (e.g. a sanitizer report) must be visible
+            import sys
+            sys.stderr.write("fhird exited with %s; stderr tail:\n%s\n" % (self.proc.returncode, self.stderr()[-4000:]))
         return self.proc.returncode
 
     def kill9(self):
