@@ -25,7 +25,8 @@
  *   version(seq INTEGER PRIMARY KEY, type, id, vid, updated_us, method,
  *           deleted, body)   every version of every resource, seq = order
  *   current(type, id, vid, seq, deleted)   newest version per resource
- *   ident(type, id, system, value)         identifiers of current versions
+ *   ident(type, value, system, seq, id)    identifiers per version; a row
+ *                                          matches while its seq is current
  */
 #include "backend.h"
 
@@ -63,15 +64,18 @@ static const char *const sq_migrations[] = {
 	"  deleted INTEGER NOT NULL,"
 	"  PRIMARY KEY(type, id)) WITHOUT ROWID;"
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
-	/* 1 -> 2: business identifiers of current versions, for conditional
-	 * interactions (the search issue generalises this into token indexes) */
+	/* 1 -> 2: business identifiers, for conditional interactions (the
+	 * search issue generalises this into token indexes). Append-only: a row
+	 * belongs to one version (seq) and matches only while that version is
+	 * current, so a write inserts and never deletes (the writer is the one
+	 * serial path; every b-tree touched there costs every request). */
 	"CREATE TABLE ident("
 	"  type TEXT NOT NULL,"
-	"  id TEXT NOT NULL,"
+	"  value TEXT NOT NULL,"
 	"  system TEXT NOT NULL,"
-	"  value TEXT NOT NULL);"
-	"CREATE INDEX ident_lookup ON ident(type, value, system);"
-	"CREATE INDEX ident_res ON ident(type, id);",
+	"  seq INTEGER NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  PRIMARY KEY(type, value, system, seq)) WITHOUT ROWID;",
 };
 
 #define SQ_COLS "v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body"
@@ -79,7 +83,7 @@ static const char *const sq_migrations[] = {
 /* Conditional matching (store_cond), shared by readers and the writer:
  * ?1 type, ?2 _id or NULL, ?3 system or NULL, ?4 value or NULL, ?5 limit. */
 #define SQ_MATCH_IDENT                                                                                         \
-	"SELECT DISTINCT i.id FROM ident i JOIN current c ON c.type = i.type AND c.id = i.id "                 \
+	"SELECT DISTINCT i.id FROM ident i JOIN current c ON c.type = i.type AND c.id = i.id AND c.seq = i.seq "\
 	"WHERE i.type = ?1 AND (?4 IS NULL OR i.value = ?4) AND (?3 IS NULL OR i.system = ?3) "                \
 	"AND (?2 IS NULL OR i.id = ?2) AND c.deleted = 0 LIMIT ?5"
 #define SQ_MATCH_ID "SELECT id FROM current WHERE type = ?1 AND id = ?2 AND deleted = 0 LIMIT ?5"
@@ -96,7 +100,6 @@ enum sq_write_stmt {
 	SQ_W_CUR,
 	SQ_W_INS_VER,
 	SQ_W_UPS_CUR,
-	SQ_W_IDENT_DEL,
 	SQ_W_IDENT_INS,
 	SQ_W_MATCH_I,
 	SQ_W_MATCH_D,
@@ -104,8 +107,7 @@ enum sq_write_stmt {
 	SQ_NWRITE
 };
 static const char *const sq_write_sql[SQ_NWRITE] = {
-	[SQ_W_IDENT_DEL] = "DELETE FROM ident WHERE type = ?1 AND id = ?2",
-	[SQ_W_IDENT_INS] = "INSERT INTO ident(type, id, system, value) VALUES(?1, ?2, ?3, ?4)",
+	[SQ_W_IDENT_INS] = "INSERT OR IGNORE INTO ident(type, id, system, value, seq) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[SQ_W_MATCH_I] = SQ_MATCH_IDENT,
 	[SQ_W_MATCH_D] = SQ_MATCH_ID,
 	[SQ_W_READ] = "SELECT " SQ_COLS " FROM current c JOIN version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2",
@@ -481,19 +483,13 @@ static void sq_op_reset(store_op_t *op)
 	op->matches = 0;
 }
 
-/* Replaces the identifier rows of (type, id) with idents (none for a delete). */
-static int sq_idents_write(struct sq *s, const char *type, const char *id, const store_ident *idents, size_t n)
+/* Records the identifiers of the version seq of (type, id). */
+static int sq_idents_write(struct sq *s, const char *type, const char *id, int64_t seq, const store_ident *idents,
+			   size_t n)
 {
-	sqlite3_stmt *del = s->wst[SQ_W_IDENT_DEL], *ins = s->wst[SQ_W_IDENT_INS];
+	sqlite3_stmt *ins = s->wst[SQ_W_IDENT_INS];
 	int step;
 
-	sqlite3_bind_text(del, 1, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(del, 2, id, -1, SQLITE_STATIC);
-	step = sqlite3_step(del);
-	sqlite3_reset(del);
-	sqlite3_clear_bindings(del);
-	if (step != SQLITE_DONE)
-		return ERR_DB;
 	for (size_t i = 0; i < n; i++) {
 		if (!idents[i].value)
 			continue;
@@ -501,6 +497,7 @@ static int sq_idents_write(struct sq *s, const char *type, const char *id, const
 		sqlite3_bind_text(ins, 2, id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(ins, 3, idents[i].system ? idents[i].system : "", -1, SQLITE_STATIC);
 		sqlite3_bind_text(ins, 4, idents[i].value, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ins, 5, seq);
 		step = sqlite3_step(ins);
 		sqlite3_reset(ins);
 		sqlite3_clear_bindings(ins);
@@ -581,7 +578,7 @@ static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int de
 	sqlite3_clear_bindings(ups);
 	if (step != SQLITE_DONE)
 		goto dberr;
-	if (sq_idents_write(s, op->type, id, deleted ? NULL : op->idents, deleted ? 0 : op->nidents))
+	if (!deleted && sq_idents_write(s, op->type, id, op->result.seq, op->idents, op->nidents))
 		goto dberr;
 
 	snprintf(op->result.type, sizeof op->result.type, "%s", op->type);
