@@ -539,6 +539,7 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 			store_version_t cur;
 			char pdiag[200], want[24];
 			const char *pid, *prt, *pvid, *im;
+			int64_t imv = 0;
 			memset(&cur, 0, sizeof cur);
 			rc = store_read(fr->app->store, e->type->name, e->id, &cur);
 			if (rc) {
@@ -554,7 +555,7 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 				tx_fail(fr, i, ERR_INTERNAL, NULL);
 				goto out;
 			}
-			if (im && !strstr(im, want)) {
+			if (im && (fhir_etag_parse(im, &imv) || imv != e->if_match_cur)) {
 				tx_fail(fr, i, ERR_PRECONDITION, "ifMatch does not match the current version");
 				goto out;
 			}
@@ -633,16 +634,9 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 			if (e->kind == TX_PATCH) {
 				/* the patch was computed on this version: nothing may slip in */
 				e->w.op.if_match = e->if_match_cur;
-			} else if (im) {
-				int64_t v = 0;
-				const char *p = im;
-				if (!strncmp(p, "W/", 2))
-					p += 2;
-				if (*p != '"' || sscanf(p + 1, "%lld", (long long *)&v) != 1 || v <= 0) {
-					tx_fail(fr, i, ERR_INVALID, "Malformed ifMatch");
-					goto out;
-				}
-				e->w.op.if_match = v;
+			} else if (im && fhir_etag_parse(im, &e->w.op.if_match)) {
+				tx_fail(fr, i, ERR_INVALID, "Malformed ifMatch");
+				goto out;
 			}
 			if (e->has_cond && e->kind != TX_DELETE) {
 				/* References were rewritten from the match made above; the

@@ -36,28 +36,6 @@ static enum prefer_return rest_prefer(const fhir_req *fr)
 	return PREFER_REPRESENTATION;
 }
 
-/* Parses an entity tag W/"n" (or "n") into n > 0. ERR_INVALID otherwise. */
-static int rest_etag_parse(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-	size_t n;
-
-	while (*s == ' ')
-		s++;
-	if (strncmp(s, "W/", 2) == 0)
-		s += 2;
-	n = strlen(s);
-	while (n && s[n - 1] == ' ')
-		n--;
-	if (n < 3 || s[0] != '"' || s[n - 1] != '"' || s[1] < '1' || s[1] > '9' || n > 20)
-		return ERR_INVALID;
-	v = strtoll(s + 1, &end, 10);
-	if (end != s + n - 1)
-		return ERR_INVALID;
-	*out = v;
-	return 0;
-}
 
 /* The answer to a successful create/update (http.html#create, #update). */
 static void rest_write_response(fhir_req *fr, store_op_t *op, int status)
@@ -91,7 +69,7 @@ static int rest_if_match(fhir_req *fr, int64_t *out)
 	*out = 0;
 	if (!im)
 		return 0;
-	if (rest_etag_parse(im, out)) {
+	if (fhir_etag_parse(im, out)) {
 		fhir_send_error(fr, ERR_INVALID, "If-Match must be a version ETag such as W/\"3\"", NULL);
 		return ERR_INVALID;
 	}
@@ -291,7 +269,7 @@ static int rest_not_modified(fhir_req *fr, const store_version_t *v)
 			if (n > 0 && n < sizeof tag) {
 				memcpy(tag, p, n);
 				tag[n] = '\0';
-				if (rest_etag_parse(tag, &vid) == 0 && vid == v->vid)
+				if (fhir_etag_parse(tag, &vid) == 0 && vid == v->vid)
 					return 1;
 			}
 			p += n;

@@ -200,3 +200,25 @@ int fhir_cond_parse(arena_t *a, const http_param *params, size_t n, store_cond *
 	}
 	return 0;
 }
+
+int fhir_etag_parse(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+	size_t n;
+
+	while (*s == ' ')
+		s++;
+	if (strncmp(s, "W/", 2) == 0)
+		s += 2;
+	n = strlen(s);
+	while (n && s[n - 1] == ' ')
+		n--;
+	if (n < 3 || s[0] != '"' || s[n - 1] != '"' || s[1] < '1' || s[1] > '9' || n > 20)
+		return ERR_INVALID;
+	v = strtoll(s + 1, &end, 10);
+	if (end != s + n - 1)
+		return ERR_INVALID;
+	*out = v;
+	return 0;
+}

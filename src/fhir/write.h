@@ -43,6 +43,10 @@ int fhir_write_prepare(fhir_write *w, enum store_op_kind kind, const fhir_type *
 
 void fhir_write_fini(fhir_write *w);
 
+/* Parses a version entity tag W/"n" (or "n") into n > 0, as used by
+ * If-Match, If-None-Match and Bundle entry.request.ifMatch. ERR_INVALID. */
+int fhir_etag_parse(const char *s, int64_t *out);
+
 /* A new UUID v4 (an id nobody can guess) into out. */
 int fhir_write_new_id(char out[37]);
 

@@ -65,3 +65,14 @@ class TestBundlePatch(FhirTestCase):
         self.assertTrue(r.json["entry"][0]["response"]["status"].startswith("200"))
         self.assertTrue(r.json["entry"][1]["response"]["status"].startswith("404"))
         self.assertEqual(self.req("GET", "Patient/bp3").json["gender"], "other")
+
+    def test_transaction_patch_if_match_is_exact(self):
+        # version 2 is current; W/"12" names another version and must fail
+        self.put("bp4")
+        self.put("bp4", gender="male")
+        ops = [{"op": "replace", "path": "/active", "value": False}]
+        self.assertOutcome(self.req("POST", "", bundle("transaction", patch_entry("Patient/bp4", ops, 'W/"12"'))), 412)
+        self.assertOutcome(self.req("POST", "", bundle("transaction", patch_entry("Patient/bp4", ops, "junk"))), 412)
+        r = self.req("POST", "", bundle("transaction", patch_entry("Patient/bp4", ops, 'W/"2"')))
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(self.req("GET", "Patient/bp4").json["meta"]["versionId"], "3")
