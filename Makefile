@@ -26,7 +26,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS    := -std=c17 -D_GNU_SOURCE $(WARN) $(HARDEN) $(OPT) -Isrc -MMD -MP
 SANFLAGS  := -fsanitize=address,undefined
 LDFLAGS   := -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(if $(SAN),$(SANFLAGS))
-LIBS       = $(PKG_LIBS) -lpthread
+LIBS       = $(PKG_LIBS) -lpthread -lm
 
 LIB_SRC   := $(sort $(shell find src -name '*.c' ! -path src/main.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
@@ -72,6 +72,7 @@ asan: deps
 
 gen:
 	$(PYTHON) tools/gen_types.py
+	$(PYTHON) tools/gen_search.py
 
 run: deps all
 	@sh tools/run-demo.sh $(BUILD)/fhird

@@ -2,6 +2,7 @@
  * main.c - the command line and the wiring of the modules, nothing else.
  *
  *   fhird serve [options]   run the server (fhird serve --help)
+ *   fhird reindex [--db F]  rebuild the search indexes
  *   fhird version           print the version
  *   fhird --help            usage
  *
@@ -15,6 +16,8 @@
 #include "fhir/fhir.h"
 #include "http/http.h"
 #include "import/import.h"
+#include "search/extract.h"
+#include "search/reindex.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -36,6 +39,7 @@ static void main_usage(FILE *f)
 		   "commands:\n"
 		   "  serve      run the FHIR R4 server (fhird serve --help for options)\n"
 		   "  import     load NDJSON / Bundle files into the database (fhird import --help)\n"
+		   "  reindex    rebuild the search indexes (fhird reindex [--db FILE] [--base-url URL])\n"
 		   "  version    print the version\n"
 		   "  help       this text\n");
 }
@@ -204,6 +208,10 @@ static int main_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	app.cfg = &cfg;
+	if (search_extract_init()) {
+		log_error("msg=\"cannot compile the search parameter expressions\"");
+		goto out;
+	}
 	if (getrandom(app.cursor_key, sizeof app.cursor_key, 0) != (ssize_t)sizeof app.cursor_key) {
 		log_error("msg=\"no randomness from the OS\"");
 		goto out;
@@ -213,7 +221,10 @@ static int main_serve(int argc, char **argv)
 	if (rc)
 		goto out;
 	main_db_dir(cfg.db);
+	memset(&so, 0, sizeof so);
 	so.path = cfg.db;
+	so.extract = search_extract_body;
+	so.extract_ctx = NULL; /* base settled below; a rebuild at open indexes absolute self-references as URLs */
 	so.readers = cfg.threads + 2;
 	so.write_batch_max = cfg.write_batch_max;
 	rc = store_open(&so, &store);
@@ -262,10 +273,56 @@ out:
 	store_close(store);
 	auth_free(auth);
 	free(app.capability);
+	search_extract_fini();
 	if (status == 0)
 		log_info("msg=stopped");
 	config_fini(&cfg);
 	return status;
+}
+
+/* fhird reindex [--db FILE] [--base-url URL]: rebuilds every search index
+ * from the current versions. Run it on a database no server is using (the
+ * rebuild holds the write lock for its whole run). */
+static int main_reindex(int argc, char **argv)
+{
+	const char *db = "./data/fhird.db", *base = NULL;
+	store_options so;
+	store_t *store = NULL;
+	size_t n = 0;
+	int rc;
+
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--db") && i + 1 < argc)
+			db = argv[++i];
+		else if (!strcmp(argv[i], "--base-url") && i + 1 < argc)
+			base = argv[++i];
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: fhird reindex [--db FILE] [--base-url URL]\n");
+			return 0;
+		} else {
+			fprintf(stderr, "fhird reindex: unknown argument '%s'\n", argv[i]);
+			return 2;
+		}
+	}
+	log_init(LOG_WARN);
+	if (search_extract_init()) {
+		fprintf(stderr, "fhird reindex: cannot compile the search parameters\n");
+		return 1;
+	}
+	memset(&so, 0, sizeof so);
+	so.path = db;
+	so.readers = 1;
+	rc = store_open(&so, &store);
+	if (!rc)
+		rc = store_reindex(store, search_extract_body, (void *)base, &n);
+	store_close(store);
+	search_extract_fini();
+	if (rc) {
+		fprintf(stderr, "fhird reindex: failed (%s)\n", err_name(rc));
+		return 1;
+	}
+	printf("reindexed %zu resources\n", n);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -286,6 +343,8 @@ int main(int argc, char **argv)
 		return main_serve(argc, argv);
 	if (strcmp(argv[1], "import") == 0)
 		return import_main(argc, argv);
+	if (strcmp(argv[1], "reindex") == 0)
+		return main_reindex(argc, argv);
 	fprintf(stderr, "fhird: unknown command '%s' (try fhird --help)\n", argv[1]);
 	return 2;
 }

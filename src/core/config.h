@@ -39,6 +39,12 @@ typedef struct config {
 	unsigned threads;
 	unsigned page_default;     /* _count when absent */
 	unsigned page_max;         /* largest _count honoured */
+	unsigned search_max_clauses;  /* AND clauses in one search */
+	unsigned search_max_values;   /* OR values in one clause */
+	unsigned search_chain_depth;  /* chain / _has hops */
+	unsigned search_max_includes; /* _include + _revinclude parameters */
+	unsigned search_include_max;  /* included resources per page */
+	unsigned cursor_ttl_s;        /* search cursor lifetime */
 	unsigned shutdown_grace_s; /* wait for in-flight requests */
 	unsigned write_batch_max;  /* group commit: writes per fsync */
 	unsigned max_bundle_entries;   /* entries per batch/transaction (413 beyond) */

@@ -347,7 +347,7 @@ static int tx_parse(fhir_req *fr, size_t i, json_t *entry, struct tx_entry *e)
 		if (e->kind == TX_POST)
 			return tx_fail(fr, i, ERR_METHOD, "POST must name a type, not an instance");
 	} else if (e->kind != TX_POST) {
-		if (fhir_cond_parse(fr->http->arena, t.params, t.nparams, &e->cond, &diag))
+		if (fhir_cond_parse(fr->http->arena, type->name, fr->app->cfg->base_url, t.params, t.nparams, &e->cond, &diag))
 			return tx_fail(fr, i, ERR_INVALID, diag);
 		e->has_cond = 1;
 	}
@@ -359,7 +359,7 @@ static int tx_parse(fhir_req *fr, size_t i, json_t *entry, struct tx_entry *e)
 			if (*ine == '?')
 				ine++;
 			if (http_query_parse(fr->http->arena, ine, strlen(ine), 64, &ps, &n) ||
-			    fhir_cond_parse(fr->http->arena, ps, n, &e->cond, &diag))
+			    fhir_cond_parse(fr->http->arena, type->name, fr->app->cfg->base_url, ps, n, &e->cond, &diag))
 				return tx_fail(fr, i, ERR_INVALID, diag ? diag : "Malformed ifNoneExist");
 			e->has_cond = 1;
 		}
@@ -412,7 +412,7 @@ static int tx_condref_one(void *ctx, const char *ref)
 	if (!t)
 		return 0; /* not a conditional reference of ours (e.g. an absolute URL) */
 	if (http_query_parse(c->fr->http->arena, q + 1, strlen(q + 1), 64, &ps, &n) ||
-	    fhir_cond_parse(c->fr->http->arena, ps, n, &cond, &diag)) {
+	    fhir_cond_parse(c->fr->http->arena, t->name, c->fr->app->cfg->base_url, ps, n, &cond, &diag)) {
 		c->failed = diag ? diag : "Malformed conditional reference";
 		return c->err = ERR_INVALID;
 	}
@@ -624,7 +624,8 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 			rc = fhir_write_prepare(&e->w, k, e->type, e->id,
 						e->kind == TX_DELETE  ? NULL
 						: e->kind == TX_PATCH ? e->patched
-								      : e->resource);
+								      : e->resource,
+						fr->app->cfg->base_url);
 			e->prepared = 1;
 			if (rc) {
 				tx_fail(fr, i, rc, NULL);

@@ -8,9 +8,47 @@
 
 #include "core/err.h"
 #include "core/valid.h"
+#include "search/extract.h"
+#include "search/params.h"
 
 #include <string.h>
 #include <time.h>
+
+static const char *cap_type_name(enum search_type t)
+{
+	static const char *const n[] = { [SEARCH_T_NUMBER] = "number",	   [SEARCH_T_DATE] = "date",
+					 [SEARCH_T_STRING] = "string",	   [SEARCH_T_TOKEN] = "token",
+					 [SEARCH_T_REFERENCE] = "reference", [SEARCH_T_COMPOSITE] = "composite",
+					 [SEARCH_T_QUANTITY] = "quantity", [SEARCH_T_URI] = "uri",
+					 [SEARCH_T_SPECIAL] = "special" };
+	return t >= SEARCH_T_NUMBER && t <= SEARCH_T_SPECIAL ? n[t] : "special";
+}
+
+/* rest.resource.searchParam: every parameter of the type that the index
+ * extraction supports (_id and _lastUpdated are answered from the resource
+ * table itself). Parameters without an expression (_text, _content,
+ * _query) and expressions the evaluator cannot run are left out. */
+static json_t *cap_search_params(const char *type)
+{
+	json_t *a = json_array();
+	size_t first, n;
+
+	search_params_of(type, &first, &n);
+	for (size_t i = first; i < first + n; i++) {
+		const search_param *p = &search_params[i];
+		json_t *o;
+		int ok = !strcmp(p->code, "_id") || !strcmp(p->code, "_lastUpdated") ||
+			 (p->expr && p->type != SEARCH_T_SPECIAL && search_extract_supported(i));
+		if (!ok)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "name", json_string(p->code));
+		json_object_set_new(o, "definition", json_string(p->url));
+		json_object_set_new(o, "type", json_string(cap_type_name(p->type)));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
 
 static json_t *cap_codes(const char *const *codes, size_t n)
 {
@@ -26,8 +64,8 @@ static json_t *cap_codes(const char *const *codes, size_t n)
 int fhir_capability_build(fhir_app *app)
 {
 	static const char *const type_ia[] = { "read", "vread", "update", "patch", "delete", "history-instance",
-					       "history-type", "create" };
-	static const char *const sys_ia[] = { "history-system", "batch", "transaction" };
+					       "history-type", "create", "search-type" };
+	static const char *const sys_ia[] = { "history-system", "batch", "transaction", "search-system" };
 	json_t *cs = json_object(), *rest = json_object(), *resources = json_array(), *sw = json_object(),
 	       *impl = json_object(), *fmt = json_array(), *rests = json_array();
 	char now[40];
@@ -55,8 +93,14 @@ int fhir_capability_build(fhir_app *app)
 
 	json_object_set_new(rest, "mode", json_string("server"));
 	json_object_set_new(rest, "documentation",
-			    json_string("Search is not implemented yet; conditional create/update/delete "
-					"accept the criteria _id and identifier only. XML is not supported (406/415)."));
+			    json_string("Search: every parameter type, modifiers :missing :exact :contains :text "
+					":not :of-type :above :below :identifier :[type], prefixes eq ne gt lt ge le sa "
+					"eb ap, chains, _has, _include/_revinclude (:iterate), _sort, _count, _total, "
+					"_summary, _elements; keyset paging with opaque cursors. Not supported: _text, "
+					"_content, _query, _filter, _list, _contained, :in/:not-in. Unknown parameters "
+					"are ignored (and left out of the self link) unless Prefer: handling=strict. "
+					"Conditional create/update/delete accept the criteria _id and identifier only. "
+					"XML is not supported (406/415)."));
 	for (unsigned i = 0; i < fhir_types_count; i++) {
 		json_t *r = json_object();
 		json_object_set_new(r, "type", json_string(fhir_types[i].name));
@@ -70,11 +114,38 @@ int fhir_capability_build(fhir_app *app)
 		json_object_set_new(r, "conditionalUpdate", json_true());
 		json_object_set_new(r, "conditionalDelete",
 				    json_string(app->cfg->conditional_delete_multiple ? "multiple" : "single"));
+		json_object_set_new(r, "searchParam", cap_search_params(fhir_types[i].name));
+		{
+			json_t *inc = json_array(), *rev = json_array();
+			json_array_append_new(inc, json_string("*"));
+			json_array_append_new(rev, json_string("*"));
+			json_object_set_new(r, "searchInclude", inc);
+			json_object_set_new(r, "searchRevInclude", rev);
+		}
 		json_array_append_new(resources, r);
 	}
 	json_object_set_new(rest, "resource", resources);
 	resources = NULL;
 	json_object_set_new(rest, "interaction", cap_codes(sys_ia, sizeof sys_ia / sizeof sys_ia[0]));
+	{
+		/* system-level search parameters and the operation we define */
+		static const char *const common[] = { "_id", "_lastUpdated", "_tag", "_profile", "_security",
+						      "_source" };
+		static const char *const ctype[] = { "token", "date", "token", "uri", "token", "uri" };
+		json_t *sp = json_array(), *ops = json_array(), *op = json_object();
+		for (size_t i = 0; i < sizeof common / sizeof common[0]; i++) {
+			json_t *o = json_object();
+			json_object_set_new(o, "name", json_string(common[i]));
+			json_object_set_new(o, "type", json_string(ctype[i]));
+			json_array_append_new(sp, o);
+		}
+		json_object_set_new(rest, "searchParam", sp);
+		json_object_set_new(op, "name", json_string("everything"));
+		json_object_set_new(op, "definition",
+				    json_string("http://hl7.org/fhir/OperationDefinition/Patient-everything"));
+		json_array_append_new(ops, op);
+		json_object_set_new(rest, "operation", ops);
+	}
 	json_array_append_new(rests, rest);
 	rest = NULL;
 	json_object_set_new(cs, "rest", rests);

@@ -29,6 +29,7 @@ static enum auth_interaction fhir_auth_kind(enum fhir_interaction i)
 	case FHIR_I_HISTORY_SYSTEM:
 	case FHIR_I_SEARCH_TYPE:
 	case FHIR_I_SEARCH_SYSTEM:
+	case FHIR_I_SEARCH_COMPARTMENT:
 		return AUTH_I_SEARCH;
 	default:
 		return AUTH_I_SYSTEM;
@@ -124,12 +125,18 @@ void fhir_handle(void *appv, http_request *req, http_response *resp)
 		return;
 	case FHIR_I_SEARCH_TYPE:
 	case FHIR_I_SEARCH_SYSTEM:
-		fhir_send_error(&fr, ERR_NOTIMPL, "Search is not implemented yet", NULL);
+	case FHIR_I_SEARCH_COMPARTMENT:
+		fhir_search(&fr);
 		return;
 	case FHIR_I_BATCH:
 		fhir_bundle(&fr);
 		return;
 	case FHIR_I_OPERATION:
+		if (fr.route.type && !strcmp(fr.route.type->name, "Patient") && fr.route.id &&
+		    !strcmp(fr.route.operation, "$everything")) {
+			fhir_everything(&fr);
+			return;
+		}
 		fhir_send_error(&fr, ERR_NOTIMPL, "Unknown or unsupported operation", NULL);
 		return;
 	default:

@@ -49,6 +49,7 @@ enum fhir_interaction {
 	FHIR_I_HISTORY_SYSTEM,
 	FHIR_I_SEARCH_TYPE,
 	FHIR_I_SEARCH_SYSTEM,
+	FHIR_I_SEARCH_COMPARTMENT, /* Patient/[id]/[ctype] */
 	FHIR_I_BATCH,
 	FHIR_I_OPERATION
 };
@@ -59,6 +60,7 @@ typedef struct fhir_route {
 	const char *id;        /* NULL unless instance level */
 	int64_t vid;           /* vread */
 	const char *operation; /* "$name" for operations */
+	const fhir_type *ctype;/* compartment search: the type searched */
 	const char *allow;     /* with ERR_METHOD: the methods the URL supports */
 } fhir_route;
 
@@ -135,6 +137,11 @@ void fhir_rest_update(fhir_req *fr);
 void fhir_rest_delete(fhir_req *fr);
 void fhir_rest_patch(fhir_req *fr);
 void fhir_history(fhir_req *fr);
+
+/* ---- search.c: search at type, system and compartment level, and
+ * Patient/[id]/$everything (hl7.org/fhir/R4/search.html) ---- */
+void fhir_search(fhir_req *fr);
+void fhir_everything(fhir_req *fr);
 
 /* ---- bundle.c: POST [base] with a batch or transaction Bundle ---- */
 void fhir_bundle(fhir_req *fr);

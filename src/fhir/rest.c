@@ -99,7 +99,7 @@ static int rest_cond(fhir_req *fr, int from_header, store_cond *c, int *present)
 			return ERR_INVALID;
 		}
 	}
-	rc = fhir_cond_parse(fr->http->arena, ps, n, c, &diag);
+	rc = fhir_cond_parse(fr->http->arena, fr->route.type->name, fr->app->cfg->base_url, ps, n, c, &diag);
 	if (rc) {
 		fhir_send_error(fr, rc, diag, NULL);
 		return rc;
@@ -156,7 +156,7 @@ static void rest_write(fhir_req *fr, enum store_op_kind kind)
 			goto out;
 		}
 	}
-	rc = fhir_write_prepare(&w, kind, fr->route.type, id, body);
+	rc = fhir_write_prepare(&w, kind, fr->route.type, id, body, fr->app->cfg->base_url);
 	if (rc) {
 		fhir_send_error(fr, rc, NULL, NULL);
 		goto out;
@@ -419,7 +419,7 @@ void fhir_rest_patch(fhir_req *fr)
 					issue.expression[0] ? issue.expression : NULL);
 			goto out;
 		}
-		rc = fhir_write_prepare(&w, STORE_OP_UPDATE, fr->route.type, fr->route.id, doc);
+		rc = fhir_write_prepare(&w, STORE_OP_UPDATE, fr->route.type, fr->route.id, doc, fr->app->cfg->base_url);
 		if (rc) {
 			fhir_send_error(fr, rc, NULL, NULL);
 			goto out;

@@ -98,6 +98,12 @@ int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *o
 		out->interaction = FHIR_I_CAPABILITIES;
 		return 0;
 	}
+	if (n == 1 && route_is(seg[0], "_search")) {
+		if (!route_is(m, "POST"))
+			return route_refuse(out, "POST");
+		out->interaction = FHIR_I_SEARCH_SYSTEM;
+		return 0;
+	}
 	if (n == 1 && route_is(seg[0], "_history")) {
 		if (!get)
 			return route_refuse(out, ALLOW_READ);
@@ -160,6 +166,27 @@ int fhir_route_parse(const fhir_app *app, const http_request *req, fhir_route *o
 			return ERR_NOTFOUND;
 		out->interaction = FHIR_I_OPERATION;
 		out->operation = seg[2];
+		return 0;
+	}
+	if (n == 3 && !route_is(seg[2], "_history")) {
+		/* compartment search: Patient/[id]/[type] (search.html#compartments;
+		 * the Patient compartment is the one we define) */
+		out->ctype = fhir_type_find(seg[2], strlen(seg[2]));
+		if (!out->ctype || strcmp(out->type->name, "Patient") != 0)
+			return ERR_NOTFOUND;
+		if (!get)
+			return route_refuse(out, ALLOW_READ);
+		out->interaction = FHIR_I_SEARCH_COMPARTMENT;
+		return 0;
+	}
+	if (n == 4 && route_is(seg[3], "_search") && !route_is(seg[2], "_history")) {
+		/* POST Patient/[id]/[type]/_search */
+		out->ctype = fhir_type_find(seg[2], strlen(seg[2]));
+		if (!out->ctype || strcmp(out->type->name, "Patient") != 0)
+			return ERR_NOTFOUND;
+		if (!route_is(m, "POST"))
+			return route_refuse(out, "POST");
+		out->interaction = FHIR_I_SEARCH_COMPARTMENT;
 		return 0;
 	}
 	if (!route_is(seg[2], "_history") || n > 4)

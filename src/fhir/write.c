@@ -3,6 +3,7 @@
  */
 #include "write.h"
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/valid.h"
 
@@ -76,7 +77,8 @@ static int write_idents(const json_t *res, store_ident **out, size_t *n)
 	return 0;
 }
 
-int fhir_write_prepare(fhir_write *w, enum store_op_kind kind, const fhir_type *t, const char *id, json_t *res)
+int fhir_write_prepare(fhir_write *w, enum store_op_kind kind, const fhir_type *t, const char *id, json_t *res,
+		       const char *base)
 {
 	int rc;
 
@@ -99,6 +101,13 @@ int fhir_write_prepare(fhir_write *w, enum store_op_kind kind, const fhir_type *
 	if (rc)
 		return rc;
 	w->op.idents = w->idents;
+	/* search index rows: CPU work done here, on the request's thread, so
+	 * that the single writer only inserts them */
+	rc = search_extract(t->name, res, base, &w->rows);
+	if (rc)
+		return rc;
+	w->op.rows = w->rows.v;
+	w->op.nrows = w->rows.n;
 	w->op.render = fhir_stamp_render;
 	w->op.render_ctx = &w->stamp;
 	return 0;
@@ -111,93 +120,76 @@ void fhir_write_fini(fhir_write *w)
 	store_version_clear(&w->op.result);
 	fhir_stamp_fini(&w->stamp);
 	free(w->idents);
+	search_rows_clear(&w->rows);
 	json_decref(w->resource);
 	memset(w, 0, sizeof *w);
 }
 
-/* Splits "system|value" at the first unescaped '|' (search.html#escaping). */
-static int cond_split_ident(arena_t *a, const char *v, store_cond *c)
+/* Percent-encodes s onto b (RFC 3986 unreserved kept). */
+static int cond_encode(buf_t *b, const char *s)
 {
-	size_t n = strlen(v);
-	const char *bar = NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] == '\\' && i + 1 < n) {
-			i++;
-			continue;
-		}
-		if (v[i] == '|') {
-			bar = v + i;
-			break;
-		}
-	}
-	c->has_ident = 1;
-	if (!bar) {
-		c->system = NULL; /* any system */
-		c->value = v;
-	} else {
-		c->system = arena_strndup(a, v, (size_t)(bar - v));
-		c->value = bar[1] ? bar + 1 : NULL; /* "system|": any value */
-		if (!c->system)
-			return ERR_NOMEM;
-	}
-	if (!c->value && (!c->system || !*c->system))
-		return ERR_INVALID;
-	/* unescape \| \, \$ \\ in the parts */
-	for (int part = 0; part < 2; part++) {
-		const char *src = part ? c->value : c->system;
-		char *dst, *d;
-		if (!src || !strchr(src, '\\'))
-			continue;
-		dst = arena_alloc(a, strlen(src) + 1);
-		if (!dst)
-			return ERR_NOMEM;
-		d = dst;
-		for (const char *p = src; *p; p++) {
-			if (*p == '\\' && p[1])
-				p++;
-			*d++ = *p;
-		}
-		*d = '\0';
-		if (part)
-			c->value = dst;
+	int rc = 0;
+	for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		    *p == '.' || *p == '_' || *p == '~')
+			rc = buf_append_char(b, (char)*p);
 		else
-			c->system = dst;
+			rc = buf_printf(b, "%%%02X", *p);
 	}
-	return 0;
+	return rc;
 }
 
-int fhir_cond_parse(arena_t *a, const http_param *params, size_t n, store_cond *c, const char **diag)
+/* The criteria of a conditional interaction are a search
+ * (http.html#ccreate: "a search URL"), parsed by the search engine's own
+ * parser. Strict: a criterion we would ignore could make the write hit
+ * resources the client did not mean, so unknown parameters are errors. */
+int fhir_cond_parse(arena_t *a, const char *rtype, const char *base, const http_param *params, size_t n,
+		    store_cond *c, const char **diag)
 {
-	int seen_id = 0, seen_ident = 0;
+	search_limits lim = { .max_clauses = 64, .max_values = 100, .max_chain_depth = 4, .max_includes = 0,
+			      .count_default = 2, .count_max = 2, .strict = 1, .base = base };
+	search_query *q;
+	buf_t b;
+	char *qs, why[256];
+	size_t len;
+	int rc = 0;
 
 	memset(c, 0, sizeof *c);
 	*diag = NULL;
-	for (size_t i = 0; i < n; i++) {
-		const char *k = params[i].name, *v = params[i].value;
-		if (!strcmp(k, "_format") || !strcmp(k, "_pretty"))
-			continue;
-		if (!strcmp(k, "_id")) {
-			if (seen_id++ || !valid_id(v, strlen(v))) {
-				*diag = "Conditional _id must be one valid id";
-				return ERR_INVALID;
-			}
-			c->id = v;
-		} else if (!strcmp(k, "identifier")) {
-			if (seen_ident++ || !*v || strchr(v, ',') || cond_split_ident(a, v, c)) {
-				*diag = "Conditional identifier must be one [system]|[value] token";
-				return ERR_INVALID;
-			}
-		} else {
-			/* the full search engine is a later issue; be explicit rather
-			 * than ignore a criterion and match too much */
-			*diag = "Only _id and identifier are supported in conditional interactions for now";
-			return ERR_INVALID;
-		}
+	buf_init(&b, 1 << 20);
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (i)
+			rc = buf_append_char(&b, '&');
+		if (!rc)
+			rc = cond_encode(&b, params[i].name);
+		if (!rc)
+			rc = buf_append_char(&b, '=');
+		if (!rc)
+			rc = cond_encode(&b, params[i].value);
 	}
-	if (!seen_id && !seen_ident) {
+	if (!rc)
+		rc = buf_append_char(&b, '\0');
+	qs = rc ? NULL : arena_strndup(a, b.data, b.len);
+	len = rc ? 0 : b.len - 1;
+	buf_fini(&b);
+	q = arena_calloc(a, 1, sizeof *q);
+	if (!qs || !q)
+		return ERR_NOMEM;
+	why[0] = '\0';
+	rc = search_query_parse(a, rtype, qs, len, &lim, q, why, sizeof why);
+	if (rc) {
+		*diag = why[0] ? arena_strdup(a, why) : "Invalid conditional criteria";
+		return rc == ERR_NOMEM ? rc : ERR_INVALID;
+	}
+	if (q->nclauses == 0) {
 		*diag = "A conditional interaction needs search criteria";
 		return ERR_INVALID;
 	}
+	if (q->ninc || q->nsort) {
+		*diag = "Conditional criteria take search parameters only";
+		return ERR_INVALID;
+	}
+	c->q = q;
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include "core/arena.h"
 #include "http/http.h"
+#include "search/query.h"
 #include "stamp.h"
 #include "store/store.h"
 #include "types.h"
@@ -25,6 +26,7 @@ typedef struct fhir_write {
 	store_op_t op;
 	fhir_stamp stamp;
 	store_ident *idents;
+	search_rows rows;
 	store_cond cond;
 	char id[65];
 	json_t *resource;
@@ -36,10 +38,12 @@ typedef struct fhir_write {
 int fhir_write_check(const json_t *res, const fhir_type *t, fhir_issue *issue);
 
 /* Prepares w for kind on (t, id): serializes res with id, extracts its
- * identifiers, fills w->op (render = stamp). For DELETE, res is NULL.
+ * identifiers and search index rows (base: our base URL, for absolute
+ * references to ourselves), fills w->op (render = stamp). For DELETE, res is NULL.
  * id NULL for CREATE means "a new random id". Takes a new reference to
  * res. 0, ERR_NOMEM, ERR_INTERNAL. */
-int fhir_write_prepare(fhir_write *w, enum store_op_kind kind, const fhir_type *t, const char *id, json_t *res);
+int fhir_write_prepare(fhir_write *w, enum store_op_kind kind, const fhir_type *t, const char *id, json_t *res,
+		       const char *base);
 
 void fhir_write_fini(fhir_write *w);
 
@@ -51,10 +55,12 @@ int fhir_etag_parse(const char *s, int64_t *out);
 int fhir_write_new_id(char out[37]);
 
 /* Parses the criteria of a conditional interaction from parameters
- * (already decoded). Supported: _id, identifier ([system]|[value]),
- * repeated at most once each; _format/_pretty are ignored. Anything else
- * is ERR_INVALID with *diag saying which parameter. Strings point into
- * params / the arena. ERR_INVALID also when no criterion is given. */
-int fhir_cond_parse(arena_t *a, const http_param *params, size_t n, store_cond *c, const char **diag);
+ * (already decoded) as a search on rtype (search/query.h), strictly:
+ * unknown or unsupported parameters are ERR_INVALID, and so is a query
+ * without criteria; _format/_pretty are ignored. base: our base URL (for
+ * absolute references). The query lives in the arena. *diag says why
+ * (client-safe). */
+int fhir_cond_parse(arena_t *a, const char *rtype, const char *base, const http_param *params, size_t n,
+		    store_cond *c, const char **diag);
 
 #endif

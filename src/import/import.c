@@ -15,6 +15,8 @@
  */
 #include "import.h"
 
+#include "search/reindex.h"
+
 #include "core/err.h"
 #include "core/log.h"
 #include "fhir/fhir.h"
@@ -839,6 +841,11 @@ int import_main(int argc, char **argv)
 	so.path = x.o.db;
 	so.readers = 1;
 	so.write_batch_max = x.o.batch;
+	so.extract = search_extract_body;
+	if (search_extract_init()) {
+		fprintf(stderr, "fhird import: cannot compile the search parameters\n");
+		goto out;
+	}
 	rc = store_open(&so, &x.store);
 	if (rc) {
 		fprintf(stderr, "fhird import: cannot open the database %s (%s)\n", x.o.db, err_name(rc));
@@ -875,6 +882,7 @@ out:
 	if (pipe_started)
 		import_pipe_stop(&x.pipe);
 	store_close(x.store);
+	search_extract_fini();
 	for (size_t i = 0; files && i < nfiles; i++)
 		import_file_close(&files[i]);
 	free(files);

@@ -48,6 +48,7 @@ void import_item_fini(import_item *it, store_op_t *op)
 		return;
 	fhir_stamp_fini(&it->stamp);
 	free(it->idents);
+	search_rows_clear(&it->rows);
 	free(it->msg);
 	it->idents = NULL;
 	it->msg = NULL;
@@ -201,6 +202,13 @@ int import_item_prepare(import_item *it, store_op_t *op, const json_t *refmap, u
 		import_item_fail(it, rc, "Out of memory");
 		goto out;
 	}
+	/* Absolute references to a server's own base are indexed as they are
+	 * written: import does not know the base URL it will be served at. */
+	rc = search_extract(t->name, res, NULL, &it->rows);
+	if (rc) {
+		import_item_fail(it, rc, "Out of memory");
+		goto out;
+	}
 	memset(op, 0, sizeof *op);
 	op->kind = (enum store_op_kind)kind;
 	op->type = t->name;
@@ -210,6 +218,8 @@ int import_item_prepare(import_item *it, store_op_t *op, const json_t *refmap, u
 	op->render_ctx = &it->stamp;
 	op->idents = it->idents;
 	op->nidents = nidents;
+	op->rows = it->rows.v;
+	op->nrows = it->rows.n;
 out:
 	json_decref(owned);
 	return rc;

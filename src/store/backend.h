@@ -17,6 +17,11 @@ struct store_backend {
 	int (*history)(void *impl, const store_history_q *q, store_history_page *out);
 	int (*match)(void *impl, const char *type, const store_cond *c, char (*ids)[65], size_t max, size_t *n);
 	int (*schema_version)(void *impl);
+	int (*search)(void *impl, const store_search_q *q, store_search_page *out, char *why, size_t whylen);
+	int (*referrers)(void *impl, const uint32_t *params, size_t np, const char *type, const char *id, size_t max,
+			 store_version_t **items, size_t *n);
+	int (*reindex)(void *impl, store_extract_fn fn, void *ctx, size_t *count);
+	int (*index_hash)(void *impl, char *out, size_t cap);
 };
 
 extern const struct store_backend store_sqlite_backend;

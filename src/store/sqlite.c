@@ -29,6 +29,7 @@
  *                                          matches while its seq is current
  */
 #include "backend.h"
+#include "sqlite_int.h"
 
 #include "core/err.h"
 #include "core/log.h"
@@ -41,7 +42,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SQ_SCHEMA_VERSION 2
+#define SQ_SCHEMA_VERSION 3
 
 static const char *const sq_migrations[] = {
 	/* 0 -> 1 */
@@ -76,6 +77,35 @@ static const char *const sq_migrations[] = {
 	"  seq INTEGER NOT NULL,"
 	"  id TEXT NOT NULL,"
 	"  PRIMARY KEY(type, value, system, seq)) WITHOUT ROWID;",
+	/* 2 -> 3: search indexes (sqlite_index.c). Like ident, append-only: a
+	 * row belongs to one version (seq) and counts only while that seq is
+	 * the current one of a live resource (delete versions have no rows),
+	 * so current(seq) is the join that hides old and deleted versions.
+	 * Each table is keyed (p, value.., seq) to drive a search from a value
+	 * and indexed (seq, p) to test one resource's values. */
+	"CREATE UNIQUE INDEX current_seq ON current(seq);"
+	"CREATE TABLE ix_tok(p INTEGER NOT NULL, code TEXT NOT NULL, seq INTEGER NOT NULL, sys TEXT NOT NULL,"
+	"  PRIMARY KEY(p, code, seq, sys)) WITHOUT ROWID;"
+	"CREATE INDEX ix_tok_seq ON ix_tok(seq, p);"
+	"CREATE TABLE ix_str(p INTEGER NOT NULL, norm TEXT NOT NULL, seq INTEGER NOT NULL, exact TEXT NOT NULL,"
+	"  PRIMARY KEY(p, norm, seq, exact)) WITHOUT ROWID;"
+	"CREATE INDEX ix_str_seq ON ix_str(seq, p);"
+	"CREATE TABLE ix_ref(p INTEGER NOT NULL, tid TEXT NOT NULL, tt TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  PRIMARY KEY(p, tid, tt, seq)) WITHOUT ROWID;"
+	"CREATE INDEX ix_ref_seq ON ix_ref(seq, p);"
+	"CREATE TABLE ix_date(p INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, seq INTEGER NOT NULL,"
+	"  PRIMARY KEY(p, lo, hi, seq)) WITHOUT ROWID;"
+	"CREATE INDEX ix_date_seq ON ix_date(seq, p);"
+	"CREATE TABLE ix_num(p INTEGER NOT NULL, num REAL NOT NULL, sys TEXT NOT NULL, code TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL, PRIMARY KEY(p, num, sys, code, seq)) WITHOUT ROWID;"
+	"CREATE INDEX ix_num_seq ON ix_num(seq, p);"
+	"CREATE TABLE ix_uri(p INTEGER NOT NULL, uri TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  PRIMARY KEY(p, uri, seq)) WITHOUT ROWID;"
+	"CREATE INDEX ix_uri_seq ON ix_uri(seq, p);"
+	"CREATE TABLE ix_comp(p INTEGER NOT NULL, sys TEXT NOT NULL, code TEXT NOT NULL, seq INTEGER NOT NULL,"
+	"  sys2 TEXT, code2 TEXT, num REAL, lo INTEGER, hi INTEGER, str TEXT);"
+	"CREATE INDEX ix_comp_code ON ix_comp(p, code, seq);"
+	"CREATE INDEX ix_comp_seq ON ix_comp(seq, p);",
 };
 
 #define SQ_COLS "v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body"
@@ -119,45 +149,7 @@ static const char *const sq_write_sql[SQ_NWRITE] = {
 			 "deleted = excluded.deleted",
 };
 
-struct sq_reader {
-	sqlite3 *db;
-	sqlite3_stmt *st[SQ_NREAD];
-	struct sq_reader *next_free;
-};
-
-struct sq_job {
-	store_op_t *ops;
-	size_t n;
-	int atomic;
-	int rc;
-	int done;
-	pthread_cond_t cond; /* the submitter sleeps on its own condition: no herd */
-	struct sq_job *next;
-};
-
-struct sq {
-	/* readers */
-	struct sq_reader *readers;
-	unsigned nreaders;
-	struct sq_reader *free_readers;
-	pthread_mutex_t rlock;
-	pthread_cond_t rcond;
-
-	/* writer */
-	sqlite3 *wdb;
-	sqlite3_stmt *wst[SQ_NWRITE];
-	pthread_t wthread;
-	int wthread_started;
-	pthread_mutex_t wlock;
-	pthread_cond_t wcond;      /* writer waits for jobs */
-	struct sq_job *qhead, *qtail;
-	int closing;
-	unsigned batch_max;
-	int64_t last_us;
-	int schema_version;
-};
-
-static int sq_exec(sqlite3 *db, const char *sql)
+int sq_exec(sqlite3 *db, const char *sql)
 {
 	char *msg = NULL;
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -231,7 +223,10 @@ static int64_t sq_now_us(void)
 
 /* ---- reads ------------------------------------------------------------ */
 
-static struct sq_reader *sq_reader_get(struct sq *s)
+_Static_assert(SQ_NREAD <= SQ_NREAD_STMTS, "reader statement slots");
+_Static_assert(SQ_NWRITE <= SQ_NWRITE_STMTS, "writer statement slots");
+
+struct sq_reader *sq_reader_get(struct sq *s)
 {
 	struct sq_reader *r;
 	pthread_mutex_lock(&s->rlock);
@@ -243,7 +238,7 @@ static struct sq_reader *sq_reader_get(struct sq *s)
 	return r;
 }
 
-static void sq_reader_put(struct sq *s, struct sq_reader *r)
+void sq_reader_put(struct sq *s, struct sq_reader *r)
 {
 	pthread_mutex_lock(&s->rlock);
 	r->next_free = s->free_readers;
@@ -253,7 +248,7 @@ static void sq_reader_put(struct sq *s, struct sq_reader *r)
 }
 
 /* Copies a row of SQ_COLS into out (body malloc'd). */
-static int sq_row_version(sqlite3_stmt *st, store_version_t *out)
+int sq_row_version(sqlite3_stmt *st, store_version_t *out)
 {
 	const unsigned char *t = sqlite3_column_text(st, 0), *id = sqlite3_column_text(st, 1),
 			    *m = sqlite3_column_text(st, 5);
@@ -432,6 +427,8 @@ static int sq_match_run(sqlite3 *db, sqlite3_stmt *by_ident, sqlite3_stmt *by_id
 	int step, rc = 0;
 
 	*n = 0;
+	if (c->q)
+		return sq_search_ids(db, type, c->q, ids, max, n);
 	if (!c->has_ident && !c->id)
 		return ERR_INVALID; /* no criteria would match everything: refuse */
 	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
@@ -580,6 +577,8 @@ static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int de
 		goto dberr;
 	if (!deleted && sq_idents_write(s, op->type, id, op->result.seq, op->idents, op->nidents))
 		goto dberr;
+	if (!deleted && (rc = sq_index_write(s, op->result.seq, op->rows, op->nrows)) != 0)
+		goto out;
 
 	snprintf(op->result.type, sizeof op->result.type, "%s", op->type);
 	snprintf(op->result.id, sizeof op->result.id, "%s", id);
@@ -847,6 +846,8 @@ static void sq_close(void *impl)
 	free(s->readers);
 	for (int k = 0; k < SQ_NWRITE; k++)
 		sqlite3_finalize(s->wst[k]);
+	for (size_t k = 0; k < sizeof s->ist / sizeof s->ist[0]; k++)
+		sqlite3_finalize(s->ist[k]);
 	if (s->wdb) {
 		/* A clean close checkpoints the WAL into the main file. */
 		sqlite3_close(s->wdb);
@@ -881,7 +882,11 @@ static int sq_open(const store_options *o, void **out)
 	rc = ERR_DB;
 	/* FULL: the WAL is synced at every commit, so a 2xx is on disk. */
 	if (sq_exec(s->wdb, "PRAGMA journal_mode = WAL") || sq_exec(s->wdb, "PRAGMA synchronous = FULL") ||
-	    sq_exec(s->wdb, "PRAGMA foreign_keys = OFF"))
+	    sq_exec(s->wdb, "PRAGMA foreign_keys = OFF") ||
+	    /* The writer touches a dozen index b-trees per resource: keep their
+	     * hot pages in memory, and checkpoint less often (each checkpoint
+	     * is an extra fsync of the main file on the commit path). */
+	    sq_exec(s->wdb, "PRAGMA cache_size = -65536") || sq_exec(s->wdb, "PRAGMA wal_autocheckpoint = 8192"))
 		goto fail;
 	rc = sq_migrate(s);
 	if (rc)
@@ -900,6 +905,18 @@ static int sq_open(const store_options *o, void **out)
 		    sqlite3_step(st) == SQLITE_ROW)
 			s->last_us = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
+	}
+
+	rc = sq_index_prepare(s);
+	if (rc)
+		goto fail;
+	if (o->extract && !sq_index_check(s)) {
+		size_t n = 0;
+		log_info("msg=\"search indexes are missing or were built with another parameter table: rebuilding\"");
+		rc = sq_reindex(s, o->extract, o->extract_ctx, &n);
+		if (rc)
+			goto fail;
+		log_info("msg=\"search indexes rebuilt\" resources=%zu", n);
 	}
 
 	s->nreaders = o->readers ? o->readers : 4;
@@ -950,4 +967,8 @@ const struct store_backend store_sqlite_backend = {
 	.history = sq_history,
 	.match = sq_match,
 	.schema_version = sq_schema_version,
+	.search = sq_search,
+	.referrers = sq_referrers,
+	.reindex = sq_reindex,
+	.index_hash = sq_index_hash,
 };

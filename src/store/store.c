@@ -94,3 +94,51 @@ int store_schema_version(store_t *s)
 {
 	return s->be->schema_version(s->impl);
 }
+
+void store_pos_clear(store_pos *p)
+{
+	if (!p)
+		return;
+	for (unsigned i = 0; i < p->nk && i < STORE_MAX_SORT; i++) {
+		free(p->k[i].s);
+		p->k[i].s = NULL;
+	}
+	p->nk = 0;
+}
+
+void store_search_page_clear(store_search_page *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		store_version_clear(&p->items[i]);
+		if (p->pos)
+			store_pos_clear(&p->pos[i]);
+	}
+	free(p->items);
+	free(p->pos);
+	p->items = NULL;
+	p->pos = NULL;
+	p->n = 0;
+}
+
+int store_search(store_t *s, const store_search_q *q, store_search_page *out, char *why, size_t whylen)
+{
+	return s->be->search(s->impl, q, out, why, whylen);
+}
+
+int store_referrers(store_t *s, const uint32_t *params, size_t np, const char *type, const char *id, size_t max,
+		    store_version_t **items, size_t *n)
+{
+	return s->be->referrers(s->impl, params, np, type, id, max, items, n);
+}
+
+int store_reindex(store_t *s, store_extract_fn fn, void *ctx, size_t *count)
+{
+	return s->be->reindex(s->impl, fn, ctx, count);
+}
+
+int store_index_hash(store_t *s, char *out, size_t cap)
+{
+	return s->be->index_hash(s->impl, out, cap);
+}

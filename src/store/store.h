@@ -25,6 +25,9 @@
 #ifndef FHIRD_STORE_STORE_H
 #define FHIRD_STORE_STORE_H
 
+#include "search/extract.h"
+#include "search/query.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +74,8 @@ typedef struct store_ident {
  * identifier ([system]|[value], either part may be absent). Only current,
  * non-deleted resources match. The full search engine replaces this later. */
 typedef struct store_cond {
+	const search_query *q; /* when set: the full search criteria (the
+				  fields below are ignored) */
 	const char *id;     /* _id, or NULL */
 	int has_ident;
 	const char *system; /* NULL: any system; "" : no system */
@@ -88,6 +93,8 @@ typedef struct store_op {
 	const char *method;    /* recorded in history: "POST" / "PUT" / "DELETE" */
 	const store_ident *idents; /* identifiers of the new version (CREATE/UPDATE) */
 	size_t nidents;
+	const search_row *rows;    /* search index rows of the new version (extract.h) */
+	size_t nrows;
 	/* Conditional interactions, resolved inside the transaction so that the
 	 * match and the write are one atomic step:
 	 *   CREATE: 0 matches -> create with id; 1 -> nothing written, noop=1,
@@ -159,8 +166,87 @@ typedef struct store_history_page {
 int store_history(store_t *s, const store_history_q *q, store_history_page *out);
 void store_history_page_clear(store_history_page *p);
 
+/* ---- search ----------------------------------------------------------
+ *
+ * A search compiles a parsed query (search/query.h) into the backend's
+ * SQL: every clause becomes a condition on the index tables, every value a
+ * bound parameter. Results come back in a total order: the _sort keys,
+ * then (type, id) as the tie-breaker, so that paging is keyset paging: a
+ * page starts strictly after (or, backwards, before) the key of a row of
+ * the previous page. That costs the same on page 1,000 as on page 1 and no
+ * row is repeated or skipped when other rows are inserted or deleted
+ * between pages. */
+
+/* One sort-key value of a row (the cursor carries them). */
+typedef struct store_key {
+	int kind;            /* 0 NULL, 1 integer, 2 real, 3 text */
+	int64_t i;
+	double d;
+	char *s;             /* malloc'd for kind 3 */
+} store_key;
+
+#define STORE_MAX_SORT 8
+
+/* A row position: its sort keys (nsort of them, as the query's _sort) and
+ * the tie-breaker. */
+typedef struct store_pos {
+	store_key k[STORE_MAX_SORT];
+	unsigned nk;
+	char type[64];
+	char id[65];
+} store_pos;
+
+void store_pos_clear(store_pos *p);
+
+typedef struct store_search_q {
+	const search_query *q;     /* clauses, sort, rtype, _type list */
+	const char *comp_id;       /* compartment Patient/[comp_id]/[rtype]; or NULL */
+	int everything;            /* Patient/[comp_id]/$everything: the patient and
+				      every resource in its compartment (types from
+				      q->types when given); q->since_us applies */
+	const store_pos *after;    /* keyset: rows strictly after this one; NULL: first page */
+	int backward;              /* 1: the page just before `after` (previous link) */
+	unsigned count;            /* page size; 0: no rows, only the total */
+	int want_total;            /* 1: count every match */
+} store_search_q;
+
+typedef struct store_search_page {
+	store_version_t *items;    /* n rows in result order */
+	store_pos *pos;            /* their positions (parallel to items) */
+	size_t n;
+	int has_more;              /* rows after the last one (in the paging direction) */
+	int64_t total;             /* with want_total; else -1 */
+} store_search_page;
+
+/* Runs a search. ERR_INVALID when the query uses something the backend
+ * cannot search (with a reason in why), ERR_DB, ERR_NOMEM. */
+int store_search(store_t *s, const store_search_q *q, store_search_page *out, char *why, size_t whylen);
+void store_search_page_clear(store_search_page *p);
+
+/* Resources that refer to (type, id) through reference parameter row ids
+ * params[0..np) (np = 0: any reference parameter), current and not
+ * deleted, at most max: _revinclude. Appended to *items / *n (malloc'd
+ * array grown as needed). */
+int store_referrers(store_t *s, const uint32_t *params, size_t np, const char *type, const char *id, size_t max,
+		    store_version_t **items, size_t *n);
+
+/* Rebuilds every search index from the current versions, calling extract
+ * on each body (a callback, so store/ needs no FHIR parsing of its own).
+ * Runs in batches on the writer connection. *count = resources indexed. */
+typedef int (*store_extract_fn)(void *ctx, const char *type, const char *body, size_t len, search_rows *out);
+int store_reindex(store_t *s, store_extract_fn fn, void *ctx, size_t *count);
+
+/* The hash of the search-parameter table the indexes were built with
+ * (meta table), copied into out; "" when never recorded. */
+int store_index_hash(store_t *s, char *out, size_t cap);
+
 typedef struct store_options {
 	const char *path;         /* SQLite file */
+	/* Used at open when the indexes were built with another parameter
+	 * table (or never): they are rebuilt before the store is used. NULL:
+	 * no check (tools that do not search). */
+	store_extract_fn extract;
+	void *extract_ctx;
 	unsigned readers;         /* read connections (one per worker thread) */
 	unsigned write_batch_max; /* group commit size */
 } store_options;

@@ -146,12 +146,28 @@ class TestConditionalCreate(CondCase):
         self.assertStatus(r, 201)
 
     def test_unsupported_parameter_400(self):
+        # criteria are a search (http.html#ccreate); one the server would
+        # ignore could match too much, so unknown parameters are refused
         self.make(patient(family="CcName", identifier=[ident("cc-name")]))
         before = self.versions("_history")
-        for crit in ("name=x", "family=CcName", "identifier=%s|cc-name&name=x" % S, "foo=bar"):
+        for crit in ("foo=bar", "family=CcName&foo=bar", "_text=x", "birthdate=notadate"):
             with self.subTest(criteria=crit):
                 self.assertOutcome(self.cond_create(patient(), crit), 400)
         self.assertEqual(self.versions("_history"), before)
+
+    def test_any_search_parameter(self):
+        # since the search issue, every search parameter is a criterion
+        p = self.make(patient(family="CcAny", identifier=[ident("cc-any")])).json
+        before = self.versions("_history")
+        for crit in ("family=CcAny", "name=ccany", "family=CcAny&gender=male",
+                     "identifier=%s|cc-any&family=CcAny" % S):
+            with self.subTest(criteria=crit):
+                r = self.cond_create(patient(), crit)
+                self.assertStatus(r, 200)
+                self.assertEqual(r.json["id"], p["id"])
+        self.assertEqual(self.versions("_history"), before)
+        # criteria that match nothing create
+        self.assertStatus(self.cond_create(patient(family="CcAny"), "family=CcAny&gender=female"), 201)
 
     def test_capability(self):
         r = self.get("metadata")
@@ -248,7 +264,7 @@ class TestConditionalUpdate(CondCase):
 
     def test_unsupported_parameter_400(self):
         before = self.versions("_history")
-        for query in ("name=x", "identifier=%s|cu-x&name=x" % S, "foo=bar"):
+        for query in ("foo=bar", "identifier=%s|cu-x&foo=x" % S, "_count=1"):
             with self.subTest(query=query):
                 self.assertOutcome(self.cond_update(patient(), query), 400)
         self.assertEqual(self.versions("_history"), before)
@@ -300,10 +316,13 @@ class TestConditionalDelete(CondCase):
 
     def test_unsupported_parameter_400(self):
         p = self.make(patient(family="CdName", identifier=[ident("cd-name")])).json
-        for query in ("name=CdName", "identifier=%s|cd-name&name=CdName" % S, "foo=bar"):
+        for query in ("foo=CdName", "identifier=%s|cd-name&foo=CdName" % S, "name:nosuchmodifier=x"):
             with self.subTest(query=query):
                 self.assertOutcome(self.cond_delete("Patient", query), 400)
         self.assertEqual(self.get("Patient/" + p["id"]).json, p)
+        # a search parameter other than identifier selects too
+        self.assertStatus(self.cond_delete("Patient", "family=CdName"), 204)
+        self.assertOutcome(self.get("Patient/" + p["id"]), 410)
 
 
 class TestConditionalDeleteMultiple(CondCase):

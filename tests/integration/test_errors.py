@@ -84,7 +84,7 @@ class TestMethodsAndPaths(FhirTestCase):
         self.assertOutcome(self.req("PUT", "metadata", {"resourceType": "Patient"}), 405)
 
     def test_not_yet_implemented(self):
-        self.assertOutcome(self.req("GET", "Patient?name=x"), 501)
+        self.assertOutcome(self.req("GET", "Patient/1/$no-such-operation"), 501)
         # batch exists now: an empty batch is answered with an empty batch-response
         r = self.req("POST", "", {"resourceType": "Bundle", "type": "batch"})
         self.assertEqual(r.status, 200)

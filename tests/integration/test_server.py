@@ -128,8 +128,13 @@ class TestMetadata(FhirTestCase):
         self.assertGreaterEqual(len(types), 140)
         for name in ("Patient", "Observation", "Bundle", "Binary", "Parameters"):
             codes = {i["code"] for i in types[name]["interaction"]}
-            self.assertEqual(codes, {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"})
-            self.assertNotIn("searchParam", types[name])  # search is not implemented: not claimed
+            self.assertEqual(codes, {"read", "vread", "update", "patch", "delete", "history-instance", "history-type",
+                                     "create", "search-type"})
+        # the parameters US Core requires are claimed with their definitions
+        obs = {p["name"]: p for p in types["Observation"]["searchParam"]}
+        self.assertEqual(obs["patient"]["type"], "reference")
+        self.assertEqual(obs["date"]["type"], "date")
+        self.assertEqual(obs["code"]["definition"], "http://hl7.org/fhir/SearchParameter/clinical-code")
         self.assertEqual(types["Patient"]["versioning"], "versioned-update")
         self.assertTrue(types["Patient"]["updateCreate"])
         self.assertTrue(cs["implementation"]["url"].endswith("/fhir"))

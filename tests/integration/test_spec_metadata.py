@@ -38,7 +38,8 @@ SupplyDelivery SupplyRequest Task TerminologyCapabilities TestReport TestScript 
 VerificationResult VisionPrescription
 """.split()
 
-INTERACTIONS = {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create"}
+INTERACTIONS = {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
+                "search-type"}
 
 
 def r4_definitions():
@@ -106,9 +107,8 @@ class TestCapabilityStatement(SpecCase):
         self.assertEqual(rest[0]["mode"], "server")
         system = {i["code"] for i in rest[0].get("interaction", [])}
         self.assertIn("history-system", system)
-        # batch and transaction exist (issue 3); search-system does not yet
-        self.assertTrue({"batch", "transaction"} <= system, system)
-        self.assertNotIn("search-system", system)
+        # batch and transaction (issue 3), system-level search (issue 4)
+        self.assertTrue({"batch", "transaction", "search-system"} <= system, system)
 
     def test_every_r4_type_listed_once(self):
         types = [res["type"] for res in self.cs.json["rest"][0]["resource"]]
@@ -122,12 +122,14 @@ class TestCapabilityStatement(SpecCase):
             with self.subTest(type=res["type"]):
                 codes = [i["code"] for i in res.get("interaction", [])]
                 self.assertEqual(len(codes), len(set(codes)))
-                # exactly what is implemented: no search-type yet
+                # exactly what is implemented
                 self.assertEqual(set(codes), INTERACTIONS)
                 self.assertEqual(res.get("versioning"), "versioned-update")
                 self.assertIs(res.get("readHistory"), True)
                 self.assertIs(res.get("updateCreate"), True)
-                self.assertFalse(res.get("searchParam"), "search is not implemented")
+                # every type has at least _id and _lastUpdated (search.html#all)
+                names = {p["name"] for p in res.get("searchParam", [])}
+                self.assertTrue({"_id", "_lastUpdated"} <= names, names)
 
     def test_format_json(self):
         for q in ("json", "application/fhir%2Bjson", "application/json"):

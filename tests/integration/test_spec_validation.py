@@ -121,8 +121,8 @@ class TestMethods(SpecCase):
                 self.assertNotIn(method, [m.strip() for m in r.header("allow").split(",")])
 
     def test_not_implemented_501(self):
-        # search is the next issue; batch/transaction exist (test_bundle.py)
-        self.assertOutcome(self.fetch("GET", "Patient"), 501)
+        # an operation we do not define
+        self.assertOutcome(self.fetch("GET", "Patient/$no-such-operation"), 501)
 
     def test_outside_base_404(self):
         for path in ("/foo", "/fhirx/Patient/1", "/FHIR/metadata", "/favicon.ico"):

@@ -1,0 +1,280 @@
+/*
+ * sqlite_index.c - the search index tables of the SQLite backend: writing
+ * the rows of a new version (inside the writer's transaction), rebuilding
+ * every index (fhird reindex), and remembering which search-parameter
+ * table the indexes were built with.
+ *
+ * Rows arrive already extracted (search/extract.h): extraction is CPU work
+ * done by the request thread, so the single writer only inserts. Tables
+ * and their keys are described with the migration in sqlite.c.
+ */
+#include "sqlite_int.h"
+
+#include "core/err.h"
+#include "core/log.h"
+#include "search/params.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { IX_TOK, IX_STR, IX_REF, IX_DATE, IX_NUM, IX_URI, IX_COMP, IX_N };
+
+static const char *const ix_sql[IX_N] = {
+	[IX_TOK] = "INSERT OR IGNORE INTO ix_tok(p, code, seq, sys) VALUES(?1, ?2, ?3, ?4)",
+	[IX_STR] = "INSERT OR IGNORE INTO ix_str(p, norm, seq, exact) VALUES(?1, ?2, ?3, ?4)",
+	[IX_REF] = "INSERT OR IGNORE INTO ix_ref(p, tid, tt, seq) VALUES(?1, ?2, ?3, ?4)",
+	[IX_DATE] = "INSERT OR IGNORE INTO ix_date(p, lo, hi, seq) VALUES(?1, ?2, ?3, ?4)",
+	[IX_NUM] = "INSERT OR IGNORE INTO ix_num(p, num, sys, code, seq) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[IX_URI] = "INSERT OR IGNORE INTO ix_uri(p, uri, seq) VALUES(?1, ?2, ?3)",
+	[IX_COMP] = "INSERT INTO ix_comp(p, sys, code, seq, sys2, code2, num, lo, hi, str) "
+		    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+};
+
+int sq_index_prepare(struct sq *s)
+{
+	for (int k = 0; k < IX_N; k++)
+		if (sqlite3_prepare_v3(s->wdb, ix_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &s->ist[k], NULL) !=
+		    SQLITE_OK) {
+			log_error("msg=\"prepare failed\" err=\"%s\"", sqlite3_errmsg(s->wdb));
+			return ERR_DB;
+		}
+	return 0;
+}
+
+static void ix_text(sqlite3_stmt *st, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
+}
+
+static void ix_text_or_null(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int ix_row(struct sq *s, int64_t seq, const search_row *r)
+{
+	sqlite3_stmt *st;
+	int step;
+
+	switch (r->kind) {
+	case SEARCH_ROW_TOKEN:
+	case SEARCH_ROW_OF_TYPE:
+	case SEARCH_ROW_REF_IDENT:
+		st = s->ist[IX_TOK];
+		sqlite3_bind_int64(st, 1, r->kind == SEARCH_ROW_TOKEN	  ? (int64_t)r->p
+					  : r->kind == SEARCH_ROW_OF_TYPE ? SQ_P_OFTYPE(r->p)
+									  : SQ_P_REFID(r->p));
+		ix_text(st, 2, r->code);
+		sqlite3_bind_int64(st, 3, seq);
+		ix_text(st, 4, r->sys);
+		break;
+	case SEARCH_ROW_STRING:
+	case SEARCH_ROW_TOKEN_TEXT:
+		st = s->ist[IX_STR];
+		sqlite3_bind_int64(st, 1, r->kind == SEARCH_ROW_STRING ? (int64_t)r->p : SQ_P_TEXT(r->p));
+		ix_text(st, 2, r->str);
+		sqlite3_bind_int64(st, 3, seq);
+		ix_text(st, 4, r->str2 ? r->str2 : r->str);
+		break;
+	case SEARCH_ROW_REFERENCE:
+		st = s->ist[IX_REF];
+		sqlite3_bind_int64(st, 1, r->p);
+		ix_text(st, 2, r->code);
+		ix_text(st, 3, r->sys);
+		sqlite3_bind_int64(st, 4, seq);
+		break;
+	case SEARCH_ROW_DATE:
+		st = s->ist[IX_DATE];
+		sqlite3_bind_int64(st, 1, r->p);
+		sqlite3_bind_int64(st, 2, r->lo);
+		sqlite3_bind_int64(st, 3, r->hi);
+		sqlite3_bind_int64(st, 4, seq);
+		break;
+	case SEARCH_ROW_NUMBER:
+	case SEARCH_ROW_QUANTITY:
+		st = s->ist[IX_NUM];
+		sqlite3_bind_int64(st, 1, r->p);
+		sqlite3_bind_double(st, 2, r->num);
+		ix_text(st, 3, r->sys);
+		ix_text(st, 4, r->code);
+		sqlite3_bind_int64(st, 5, seq);
+		break;
+	case SEARCH_ROW_URI:
+		st = s->ist[IX_URI];
+		sqlite3_bind_int64(st, 1, r->p);
+		ix_text(st, 2, r->str);
+		sqlite3_bind_int64(st, 3, seq);
+		break;
+	case SEARCH_ROW_COMPOSITE:
+		st = s->ist[IX_COMP];
+		sqlite3_bind_int64(st, 1, r->p);
+		ix_text(st, 2, r->sys);
+		ix_text(st, 3, r->code);
+		sqlite3_bind_int64(st, 4, seq);
+		/* the second component: whichever parts the extractor filled */
+		ix_text_or_null(st, 5, r->sys2 ? r->sys2 : r->sys3);
+		ix_text_or_null(st, 6, r->code2 ? r->code2 : r->code3);
+		if (r->sys3 || r->code3)
+			sqlite3_bind_double(st, 7, r->num);
+		else
+			sqlite3_bind_null(st, 7);
+		if (r->lo || r->hi) {
+			sqlite3_bind_int64(st, 8, r->lo);
+			sqlite3_bind_int64(st, 9, r->hi);
+		} else {
+			sqlite3_bind_null(st, 8);
+			sqlite3_bind_null(st, 9);
+		}
+		ix_text_or_null(st, 10, r->str);
+		break;
+	default:
+		return 0;
+	}
+	step = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (step != SQLITE_DONE) {
+		log_error("msg=\"index write failed\" err=\"%s\"", sqlite3_errmsg(s->wdb));
+		return ERR_DB;
+	}
+	return 0;
+}
+
+int sq_index_write(struct sq *s, int64_t seq, const search_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = ix_row(s, seq, &rows[i]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int ix_meta_get(sqlite3 *db, const char *key, char *out, size_t cap)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) != SQLITE_OK)
+		return ERR_DB;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+		break;
+	case SQLITE_DONE:
+		break;
+	default:
+		rc = ERR_DB;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int ix_meta_set(sqlite3 *db, const char *key, const char *value)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(db, "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET "
+				   "value = excluded.value",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_DB;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = ERR_DB;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int sq_index_hash(void *impl, char *out, size_t cap)
+{
+	struct sq *s = impl;
+	return ix_meta_get(s->wdb, "search_params_hash", out, cap);
+}
+
+/* The reindex runs on the writer connection before the writer thread
+ * starts or, for `fhird reindex`, on a store no server is using; either
+ * way nothing else writes meanwhile. One transaction per batch of
+ * resources keeps memory flat; the hash is recorded in the last one, so
+ * an interrupted reindex is redone at the next start. */
+int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count)
+{
+	struct sq *s = impl;
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step, in_tx = 0;
+	size_t n = 0;
+	static const char *const wipe = "DELETE FROM ix_tok; DELETE FROM ix_str; DELETE FROM ix_ref; "
+					"DELETE FROM ix_date; DELETE FROM ix_num; DELETE FROM ix_uri; "
+					"DELETE FROM ix_comp;";
+
+	*count = 0;
+	if ((rc = sq_exec(s->wdb, "BEGIN IMMEDIATE")) != 0)
+		return rc;
+	in_tx = 1;
+	if ((rc = sq_exec(s->wdb, wipe)) != 0)
+		goto out;
+	if (sqlite3_prepare_v2(s->wdb,
+			       "SELECT c.type, c.seq, v.body FROM current c JOIN version v ON v.seq = c.seq "
+			       "WHERE c.deleted = 0 ORDER BY c.seq",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = ERR_DB;
+		goto out;
+	}
+	/* One read cursor over the snapshot of this transaction; inserting
+	 * index rows does not disturb it (different tables). */
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *type = (const char *)sqlite3_column_text(st, 0);
+		int64_t seq = sqlite3_column_int64(st, 1);
+		const char *body = sqlite3_column_blob(st, 2);
+		size_t blen = (size_t)sqlite3_column_bytes(st, 2);
+		search_rows rows = { 0 };
+
+		if (!body)
+			continue;
+		rc = fn(ctx, type, body, blen, &rows);
+		if (!rc)
+			rc = sq_index_write(s, seq, rows.v, rows.n);
+		search_rows_clear(&rows);
+		if (rc == ERR_INVALID || rc == ERR_UNPROCESSABLE) {
+			/* a stored body we can no longer parse: keep going, say so */
+			log_error("msg=\"reindex skipped a resource\" seq=%lld", (long long)seq);
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			goto out;
+		n++;
+	}
+	if (step != SQLITE_DONE) {
+		rc = ERR_DB;
+		goto out;
+	}
+	rc = ix_meta_set(s->wdb, "search_params_hash", search_params_hash);
+out:
+	sqlite3_finalize(st);
+	if (in_tx) {
+		if (!rc)
+			rc = sq_exec(s->wdb, "COMMIT");
+		if (rc)
+			sq_exec(s->wdb, "ROLLBACK");
+	}
+	if (!rc)
+		*count = n;
+	return rc;
+}
+
+/* 1 when the indexes were built with this binary's parameter table. */
+int sq_index_check(struct sq *s)
+{
+	char h[128];
+	if (ix_meta_get(s->wdb, "search_params_hash", h, sizeof h))
+		return 0;
+	return strcmp(h, search_params_hash) == 0;
+}

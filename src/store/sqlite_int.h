@@ -1,0 +1,86 @@
+/*
+ * sqlite_int.h - what the SQLite backend's files share (internal to
+ * src/store/): the backend state, the reader pool and row decoding.
+ * sqlite.c owns connections, the writer thread and migrations;
+ * sqlite_search.c compiles search plans to SQL; sqlite_index.c writes and
+ * rebuilds the search index tables.
+ */
+#ifndef FHIRD_STORE_SQLITE_INT_H
+#define FHIRD_STORE_SQLITE_INT_H
+
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#define SQ_NREAD_STMTS 8
+#define SQ_NWRITE_STMTS 24
+
+struct sq_reader {
+	sqlite3 *db;
+	sqlite3_stmt *st[SQ_NREAD_STMTS];
+	struct sq_reader *next_free;
+};
+
+struct sq_job {
+	store_op_t *ops;
+	size_t n;
+	int atomic;
+	int rc;
+	int done;
+	pthread_cond_t cond; /* the submitter sleeps on its own condition: no herd */
+	struct sq_job *next;
+};
+
+struct sq {
+	/* readers */
+	struct sq_reader *readers;
+	unsigned nreaders;
+	struct sq_reader *free_readers;
+	pthread_mutex_t rlock;
+	pthread_cond_t rcond;
+
+	/* writer */
+	sqlite3 *wdb;
+	sqlite3_stmt *wst[SQ_NWRITE_STMTS];
+	pthread_t wthread;
+	int wthread_started;
+	pthread_mutex_t wlock;
+	pthread_cond_t wcond;      /* writer waits for jobs */
+	struct sq_job *qhead, *qtail;
+	int closing;
+	unsigned batch_max;
+	int64_t last_us;
+	int schema_version;
+	sqlite3_stmt *ist[8];      /* index inserts (sqlite_index.c) */
+};
+
+
+struct sq_reader *sq_reader_get(struct sq *s);
+void sq_reader_put(struct sq *s, struct sq_reader *r);
+
+/* Copies a row of SQ_COLS (type, id, vid, seq, updated_us, method,
+ * deleted, body) starting at column 0 into out (body malloc'd). */
+int sq_row_version(sqlite3_stmt *st, store_version_t *out);
+int sq_exec(sqlite3 *db, const char *sql);
+
+/* sqlite_index.c */
+int sq_index_write(struct sq *s, int64_t seq, const search_row *rows, size_t n);
+int sq_index_prepare(struct sq *s);
+int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count);
+int sq_index_hash(void *impl, char *out, size_t cap);
+int sq_index_check(struct sq *s);
+
+/* sqlite_search.c */
+int sq_search(void *impl, const store_search_q *q, store_search_page *out, char *why, size_t whylen);
+int sq_search_ids(sqlite3 *db, const char *type, const search_query *q, char (*ids)[65], size_t max, size_t *n);
+int sq_referrers(void *impl, const uint32_t *params, size_t np, const char *type, const char *id, size_t max,
+		 store_version_t **items, size_t *n);
+
+/* Index-row parameter ids of the derived row kinds (extract.h): text of
+ * tokens lives in ix_str, of-type and reference identifiers in ix_tok. */
+#define SQ_P_TEXT(p) ((int64_t)(p) + 0x1000000)
+#define SQ_P_OFTYPE(p) ((int64_t)(p) + 0x2000000)
+#define SQ_P_REFID(p) ((int64_t)(p) + 0x3000000)
+
+#endif
