@@ -293,3 +293,4 @@ printf '%s\n%s\n%s\n' "fhird-read $READ_T $READ_C $R" "fhird-create $CREATE_T $C
 			if (err[i] > 0)
 				printf "WARNING: %s had %d errors (non-2xx/3xx responses or socket errors)\n", label[name[i]], err[i]
 	}'
+if [ "${BENCH_SEARCH:-1}" = 1 ]; then sh "$ROOT/bench/search.sh" "$BIN"; fi

@@ -23,6 +23,13 @@ What it emits (the contract is src/fhir/types.h):
     carries its group name in `choice` ("value") and `choice_required`
     (min >= 1 on the group); its own `required` is 0, because no single
     expansion is required - exactly one of them is.
+  - per type, a table parallel to its elements with the isSummary flag of
+    each (ElementDefinition.isSummary; an expanded choice carries the flag
+    of its "x[x]" group; absent means 0), and fhir_types_summary[] parallel
+    to fhir_types[]. _summary=true (search.html#summary) keeps these. The
+    flag is a separate table, not a column of fhir_element, because code
+    outside this file initialises fhir_element rows positionally and a new
+    trailing member would trip -Wmissing-field-initializers there.
 
 Types and elements are sorted by strcmp (byte) order so that types.c can
 binary-search them. The output is deterministic and is committed; the
@@ -92,7 +99,7 @@ def kind_of(code, path):
 
 
 def type_elements(sd):
-    """{json name: (kind, is_array, required, choice, choice_required)}."""
+    """{json name: (kind, is_array, required, choice, choice_required, summary)}."""
     name = sd["type"]
     elems = {}
 
@@ -117,6 +124,10 @@ def type_elements(sd):
         else:
             die("%s: bad max %r" % (path, mx))
         required = 1 if int(el.get("min", 0)) >= 1 else 0
+        summary = el.get("isSummary", False)
+        if not isinstance(summary, bool):
+            die("%s: isSummary %r is not a boolean" % (path, summary))
+        summary = 1 if summary else 0
         codes = [t["code"] for t in el.get("type", [])]
         if not codes:
             # contentReference ("#ClaimResponse.item.adjudication"): the
@@ -129,11 +140,12 @@ def type_elements(sd):
             for code in codes:
                 if code == SYSTEM_STRING or not code[:1].isalpha():
                     die("%s: cannot expand choice type %r" % (path, code))
-                add(base + code[0].upper() + code[1:], (kind_of(code, path), is_array, 0, base, required), path)
+                add(base + code[0].upper() + code[1:], (kind_of(code, path), is_array, 0, base, required, summary),
+                    path)
         else:
             if len(codes) != 1:
                 die("%s: several types on a non-choice element" % path)
-            add(ename, (kind_of(codes[0], path), is_array, required, None, 0), path)
+            add(ename, (kind_of(codes[0], path), is_array, required, None, 0, summary), path)
     return elems
 
 
@@ -190,15 +202,28 @@ def main():
     w('#include "types.h"\n\n#include <stddef.h>\n')
     for name, elems in types:
         w("\nstatic const fhir_element el_%s[] = {\n" % name)
-        for en in sorted(elems, key=lambda s: s.encode()):
-            kind, arr, req, choice, choice_req = elems[en]
+        order = sorted(elems, key=lambda s: s.encode())
+        for en in order:
+            kind, arr, req, choice, choice_req, _ = elems[en]
             w("\t{ %s, %s, %d, %d, %s, %d },\n" % (c_str(en), kind, arr, req, c_str(choice) if choice else "NULL",
                                                   choice_req))
         w("};\n")
+        # isSummary, parallel to el_<Type>; the assertion catches a table
+        # that drifted from its elements.
+        flags = ["%d" % elems[en][5] for en in order]
+        w("static const unsigned char sum_%s[] = {\n" % name)
+        for i in range(0, len(flags), 24):
+            w("\t%s,\n" % ", ".join(flags[i:i + 24]))
+        w("};\n")
+        w("_Static_assert(sizeof sum_%s == sizeof el_%s / sizeof el_%s[0], \"sum_%s\");\n" % (name, name, name, name))
     w("\nconst fhir_type fhir_types[] = {\n")
     for name, elems in types:
         w("\t{ %s, el_%s, %d },\n" % (c_str(name), name, len(elems)))
     w("};\n\nconst unsigned fhir_types_count = %d;\n" % len(types))
+    w("\nconst unsigned char *const fhir_types_summary[] = {\n")
+    for name, elems in types:
+        w("\tsum_%s,\n" % name)
+    w("};\n")
 
     # Write next to the target and rename, so a failed run never leaves a
     # half-written file in the tree.

@@ -24,18 +24,7 @@
 #include "search/extract.h"
 #include "search/params.h"
 #include "search/query.h"
-#if __has_include("summary.h")
 #include "summary.h"
-#else
-/* TEMPORARY until summary.c lands */
-static int fhir_summary_apply(json_t *res, const fhir_type *t, int mode, const char *const *elements, size_t nelements,
-			      int *subsetted)
-{
-	(void)res, (void)t, (void)mode, (void)elements, (void)nelements;
-	*subsetted = 0;
-	return 0;
-}
-#endif
 #include "write.h"
 
 #include <inttypes.h>

@@ -51,6 +51,17 @@ typedef struct fhir_type {
 extern const fhir_type fhir_types[];
 extern const unsigned fhir_types_count;
 
+/* ElementDefinition.isSummary of every element, parallel to fhir_types[]
+ * and to each type's elements: fhir_types_summary[i][j] is 1 when
+ * fhir_types[i].elements[j] belongs to the _summary=true subset
+ * (search.html#summary); an expanded choice carries its group's flag.
+ * A table of its own rather than a member of fhir_element, so that code
+ * initialising fhir_element rows positionally (validate.c) keeps compiling
+ * under -Wmissing-field-initializers. Read it through
+ * fhir_summary_element() (summary.h), which also accepts types that are
+ * not in fhir_types[]. */
+extern const unsigned char *const fhir_types_summary[];
+
 /* The type named name[0..len) or NULL. name need not be NUL-terminated; a
  * name with a NUL byte inside [0..len) matches nothing. Binary search;
  * thread-safe. */

@@ -83,7 +83,7 @@ static const char *const sq_migrations[] = {
 	 * so current(seq) is the join that hides old and deleted versions.
 	 * Each table is keyed (p, value.., seq) to drive a search from a value
 	 * and indexed (seq, p) to test one resource's values. */
-	"CREATE UNIQUE INDEX current_seq ON current(seq);"
+	"CREATE UNIQUE INDEX current_seq ON current(seq, deleted);"
 	"CREATE TABLE ix_tok(p INTEGER NOT NULL, code TEXT NOT NULL, seq INTEGER NOT NULL, sys TEXT NOT NULL,"
 	"  PRIMARY KEY(p, code, seq, sys)) WITHOUT ROWID;"
 	"CREATE INDEX ix_tok_seq ON ix_tok(seq, p);"
@@ -577,7 +577,7 @@ static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int de
 		goto dberr;
 	if (!deleted && sq_idents_write(s, op->type, id, op->result.seq, op->idents, op->nidents))
 		goto dberr;
-	if (!deleted && (rc = sq_index_write(s, op->result.seq, op->rows, op->nrows)) != 0)
+	if (!deleted && !s->defer_rows && (rc = sq_index_write(s, op->result.seq, op->rows, op->nrows)) != 0)
 		goto out;
 
 	snprintf(op->result.type, sizeof op->result.type, "%s", op->type);
@@ -702,6 +702,13 @@ static void sq_run_job(struct sq *s, struct sq_job *j)
 		j->rc = ERR_DB;
 		return;
 	}
+	/* A conditional op searches the indexes inside the transaction and
+	 * must see the rows of the ops before it: write rows as we go then.
+	 * Otherwise defer them to the end of the job and write them sorted. */
+	s->defer_rows = j->n > 1;
+	for (size_t i = 0; i < j->n && s->defer_rows; i++)
+		if (j->ops[i].cond)
+			s->defer_rows = 0;
 	for (size_t i = 0; i < j->n; i++) {
 		if (j->atomic) {
 			rc = sq_apply(s, &j->ops[i]);
@@ -721,6 +728,13 @@ static void sq_run_job(struct sq *s, struct sq_job *j)
 		}
 		sq_exec(s->wdb, "RELEASE op");
 	}
+	if (!rc && !failed && s->defer_rows) {
+		rc = sq_index_write_ops(s, j->ops, j->n);
+		if (rc)
+			for (size_t i = 0; i < j->n; i++)
+				j->ops[i].status = j->ops[i].status ? j->ops[i].status : rc;
+	}
+	s->defer_rows = 0;
 	if (rc || failed) {
 		sq_exec(s->wdb, "ROLLBACK TO job");
 		for (size_t i = 0; i < j->n; i++) {
@@ -839,6 +853,7 @@ static void sq_close(void *impl)
 		pthread_join(s->wthread, NULL);
 	}
 	for (unsigned i = 0; i < s->nreaders; i++) {
+		sq_stmt_cache_fini(&s->readers[i].cache);
 		for (int k = 0; k < SQ_NREAD; k++)
 			sqlite3_finalize(s->readers[i].st[k]);
 		sqlite3_close(s->readers[i].db);
@@ -886,7 +901,8 @@ static int sq_open(const store_options *o, void **out)
 	    /* The writer touches a dozen index b-trees per resource: keep their
 	     * hot pages in memory, and checkpoint less often (each checkpoint
 	     * is an extra fsync of the main file on the commit path). */
-	    sq_exec(s->wdb, "PRAGMA cache_size = -65536") || sq_exec(s->wdb, "PRAGMA wal_autocheckpoint = 8192"))
+	    sq_exec(s->wdb, "PRAGMA cache_size = -65536") || sq_exec(s->wdb, "PRAGMA wal_autocheckpoint = 8192") ||
+	    sq_exec(s->wdb, "PRAGMA mmap_size = 2147418112"))
 		goto fail;
 	rc = sq_migrate(s);
 	if (rc)
@@ -930,6 +946,10 @@ static int sq_open(const store_options *o, void **out)
 		rc = sq_open_conn(o->path, 1, &r->db);
 		if (rc)
 			goto fail;
+		/* Searches touch pages all over the index b-trees: read them
+		 * through a memory map rather than one pread(2) per page miss. */
+		sqlite3_exec(r->db, "PRAGMA mmap_size = 2147418112", NULL, NULL, NULL);
+		sqlite3_exec(r->db, "PRAGMA cache_size = -8192", NULL, NULL, NULL);
 		for (int k = 0; k < SQ_NREAD; k++)
 			if (sqlite3_prepare_v3(r->db, sq_read_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &r->st[k], NULL) !=
 			    SQLITE_OK) {

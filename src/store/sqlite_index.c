@@ -154,6 +154,104 @@ int sq_index_write(struct sq *s, int64_t seq, const search_row *rows, size_t n)
 	return 0;
 }
 
+struct ix_ref {
+	int64_t seq;
+	const search_row *r;
+};
+
+static int ix_table_of(enum search_row_kind k)
+{
+	switch (k) {
+	case SEARCH_ROW_TOKEN:
+	case SEARCH_ROW_OF_TYPE:
+	case SEARCH_ROW_REF_IDENT:
+		return IX_TOK;
+	case SEARCH_ROW_STRING:
+	case SEARCH_ROW_TOKEN_TEXT:
+		return IX_STR;
+	case SEARCH_ROW_REFERENCE:
+		return IX_REF;
+	case SEARCH_ROW_DATE:
+		return IX_DATE;
+	case SEARCH_ROW_NUMBER:
+	case SEARCH_ROW_QUANTITY:
+		return IX_NUM;
+	case SEARCH_ROW_URI:
+		return IX_URI;
+	default:
+		return IX_COMP;
+	}
+}
+
+static int ix_strcmp(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+/* Roughly the order of each table's key: table, p, first value column. */
+static int ix_ref_cmp(const void *pa, const void *pb)
+{
+	const struct ix_ref *a = pa, *b = pb;
+	int ta = ix_table_of(a->r->kind), tb = ix_table_of(b->r->kind), c;
+
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	if (a->r->kind != b->r->kind)
+		return a->r->kind < b->r->kind ? -1 : 1;
+	if (a->r->p != b->r->p)
+		return a->r->p < b->r->p ? -1 : 1;
+	switch (ta) {
+	case IX_TOK:
+	case IX_REF:
+	case IX_COMP:
+		c = ix_strcmp(a->r->code, b->r->code);
+		break;
+	case IX_STR:
+	case IX_URI:
+		c = ix_strcmp(a->r->str, b->r->str);
+		break;
+	case IX_DATE:
+		c = a->r->lo < b->r->lo ? -1 : a->r->lo > b->r->lo;
+		break;
+	default:
+		c = a->r->num < b->r->num ? -1 : a->r->num > b->r->num;
+		break;
+	}
+	if (c)
+		return c;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n)
+{
+	struct ix_ref *v;
+	size_t total = 0, k = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!ops[i].status && !ops[i].noop && ops[i].result.seq > 0 && !ops[i].result.deleted)
+			total += ops[i].nrows;
+	if (!total)
+		return 0;
+	v = malloc(total * sizeof *v);
+	if (!v)
+		return ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (ops[i].status || ops[i].noop || ops[i].result.seq <= 0 || ops[i].result.deleted)
+			continue;
+		for (size_t r = 0; r < ops[i].nrows; r++) {
+			v[k].seq = ops[i].result.seq;
+			v[k].r = &ops[i].rows[r];
+			k++;
+		}
+	}
+	qsort(v, k, sizeof *v, ix_ref_cmp);
+	for (size_t i = 0; i < k && !rc; i++)
+		rc = ix_row(s, v[i].seq, v[i].r);
+	free(v);
+	return rc;
+}
+
 static int ix_meta_get(sqlite3 *db, const char *key, char *out, size_t cap)
 {
 	sqlite3_stmt *st = NULL;

@@ -16,8 +16,30 @@
 #define SQ_NREAD_STMTS 8
 #define SQ_NWRITE_STMTS 24
 
+/* Prepared search statements of one connection, by SQL text: a search's
+ * text depends only on the query's shape (values are bound), so the same
+ * kind of request reuses its statement instead of compiling it again. */
+#define SQ_STMT_CACHE 32
+struct sq_stmt_cache {
+	struct {
+		char *sql;
+		sqlite3_stmt *st;
+		uint64_t used;
+		int busy;
+	} e[SQ_STMT_CACHE];
+	uint64_t tick;
+};
+
+/* A statement for sql on db: from the cache (reset, bindings cleared) or
+ * newly prepared; sq_stmt_release() gives it back. cache may be NULL
+ * (prepare, and finalize at release). */
+int sq_stmt_get(struct sq_stmt_cache *c, sqlite3 *db, const char *sql, sqlite3_stmt **out);
+void sq_stmt_release(struct sq_stmt_cache *c, sqlite3_stmt *st);
+void sq_stmt_cache_fini(struct sq_stmt_cache *c);
+
 struct sq_reader {
 	sqlite3 *db;
+	struct sq_stmt_cache cache;
 	sqlite3_stmt *st[SQ_NREAD_STMTS];
 	struct sq_reader *next_free;
 };
@@ -53,6 +75,7 @@ struct sq {
 	int64_t last_us;
 	int schema_version;
 	sqlite3_stmt *ist[8];      /* index inserts (sqlite_index.c) */
+	int defer_rows;            /* the job's index rows are written at its end, sorted */
 };
 
 
@@ -66,6 +89,10 @@ int sq_exec(sqlite3 *db, const char *sql);
 
 /* sqlite_index.c */
 int sq_index_write(struct sq *s, int64_t seq, const search_row *rows, size_t n);
+/* The rows of every op of a job that wrote a live version, sorted by
+ * table and key first: neighbouring inserts land on the same b-tree pages,
+ * so a big job (an import batch) dirties far fewer pages. */
+int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n);
 int sq_index_prepare(struct sq *s);
 int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count);
 int sq_index_hash(void *impl, char *out, size_t cap);

@@ -36,7 +36,8 @@
 #include <time.h>
 
 #define SQS_SQL_MAX (1u << 20)
-#define SQS_DRIVER_PROBE 2000 /* a driver with more rows than this is not "selective" */
+#define SQS_DRIVER_PROBE 2000
+#define SQS_UNION_MAX 32       /* OR values driven by one UNION arm each */ /* a driver with more rows than this is not "selective" */
 
 struct sqs_bind {
 	int kind; /* 1 int, 2 real, 3 text (borrowed), 4 text (owned) */
@@ -386,6 +387,32 @@ static void sqs_num_match(struct sqs *x, const char *a, const char *col, const s
 	sqs_add(x, ")");
 }
 
+/* The target type a reference value means: as written, or, for a bare id
+ * on a parameter that can only point at one type, that type (so the
+ * lookup uses the whole (p, tid, tt) key). */
+static const char *sqs_ref_type(const search_param *p, const search_value *v)
+{
+	if (v->sys)
+		return v->sys;
+	if (p->targets && p->targets[0] && !p->targets[1])
+		return p->targets[0];
+	return NULL;
+}
+
+/* 1 when the driver of cl yields every seq once: one value that fixes the
+ * whole key prefix before seq, so the table's key makes it unique. */
+static int sqs_driver_unique(const search_clause *cl)
+{
+	const search_value *v = cl->nv == 1 ? &cl->v[0] : NULL;
+	if (!v || cl->mod != SEARCH_MOD_NONE || !cl->param)
+		return 0;
+	if (cl->param->type == SEARCH_T_REFERENCE)
+		return sqs_ref_type(cl->param, v) != NULL && v->code != NULL;
+	if (cl->param->type == SEARCH_T_TOKEN)
+		return v->sys != NULL && v->code != NULL;
+	return 0;
+}
+
 /* One value of a (non-chain, non-missing) clause as a condition on the
  * index row alias a. */
 static void sqs_value(struct sqs *x, const char *a, const search_param *p, enum search_mod m, const search_value *v)
@@ -407,7 +434,7 @@ static void sqs_value(struct sqs *x, const char *a, const search_param *p, enum 
 		sqs_token_match(x, a, v->sys, v->code, "sys", "code");
 		break;
 	case SEARCH_T_REFERENCE:
-		sqs_token_match(x, a, v->sys, v->code, "tt", "tid");
+		sqs_token_match(x, a, sqs_ref_type(p, v), v->code, "tt", "tid");
 		break;
 	case SEARCH_T_STRING:
 		snprintf(col, sizeof col, "%s.norm", a);
@@ -694,32 +721,49 @@ static void sqs_driver(struct sqs *x, int level, const char *type, const search_
 		return;
 	}
 	if (sqs_is_id(cl)) {
-		/* at system level: one seek per (type, id) of the _type list, or
-		 * (no _type) a look at every type */
+		/* one IN list per type: a seek per (type, id) in current's key; at
+		 * system level without _type, a look at every type */
 		size_t nt = type ? 1 : x->q->ntypes;
-		int first = 1;
-		for (size_t i = 0; i < cl->nv; i++) {
-			for (size_t t = 0; t < nt || (!nt && t == 0); t++) {
-				if (!first)
-					sqs_add(x, " UNION ");
-				first = 0;
-				sqs_add(x, "SELECT seq FROM current WHERE ");
-				if (nt) {
-					sqs_add(x, "type = ");
-					sqs_text(x, type ? type : x->q->types[t]);
-					sqs_add(x, " AND ");
-				}
-				sqs_add(x, "id = "), sqs_text(x, cl->v[i].code ? cl->v[i].code : "");
+		for (size_t t = 0; t < nt || (!nt && t == 0); t++) {
+			if (t)
+				sqs_add(x, " UNION ");
+			sqs_add(x, "SELECT seq FROM current WHERE ");
+			if (nt) {
+				sqs_add(x, "type = ");
+				sqs_text(x, type ? type : x->q->types[t]);
+				sqs_add(x, " AND ");
 			}
+			sqs_add(x, "id IN (");
+			for (size_t i = 0; i < cl->nv; i++) {
+				if (i)
+					sqs_add(x, ", ");
+				sqs_text(x, cl->v[i].code ? cl->v[i].code : "");
+			}
+			sqs_add(x, ")");
 		}
 		return;
 	}
 	tab = sqs_table(cl->param->type, cl->mod);
+	if (cl->nv > SQS_UNION_MAX) {
+		/* SQLite caps compound SELECTs (500); past a few dozen values one
+		 * scan of the parameter's rows is as good anyway */
+		sqs_add(x, "SELECT DISTINCT "), sqs_add(x, a), sqs_add(x, ".seq FROM "), sqs_add(x, tab),
+			sqs_add(x, " "), sqs_add(x, a), sqs_add(x, " WHERE ");
+		sqs_p(x, a, cl->param, cl->mod);
+		sqs_add(x, " AND (");
+		for (size_t i = 0; i < cl->nv; i++) {
+			if (i)
+				sqs_add(x, " OR ");
+			sqs_value(x, a, cl->param, cl->mod, &cl->v[i]);
+		}
+		sqs_add(x, ")");
+		return;
+	}
 	for (size_t i = 0; i < cl->nv; i++) {
 		if (i)
 			sqs_add(x, " UNION ");
-		sqs_add(x, "SELECT DISTINCT "), sqs_add(x, a), sqs_add(x, ".seq FROM "), sqs_add(x, tab),
-			sqs_add(x, " "), sqs_add(x, a), sqs_add(x, " WHERE ");
+		sqs_add(x, sqs_driver_unique(cl) ? "SELECT " : "SELECT DISTINCT "), sqs_add(x, a),
+			sqs_add(x, ".seq FROM "), sqs_add(x, tab), sqs_add(x, " "), sqs_add(x, a), sqs_add(x, " WHERE ");
 		sqs_p(x, a, cl->param, cl->mod);
 		sqs_add(x, " AND ");
 		sqs_value(x, a, cl->param, cl->mod, &cl->v[i]);
@@ -780,7 +824,7 @@ static void sqs_sort_expr(struct sqs *x, const search_sort *so)
 		return;
 	}
 	if (!strcmp(p->code, "_lastUpdated")) {
-		sqs_add(x, "v.updated_us");
+		sqs_add(x, "(SELECT lv.updated_us FROM version lv WHERE lv.seq = c0.seq)");
 		return;
 	}
 	sqs_add(x, "(SELECT "), sqs_add(x, agg), sqs_add(x, "(");
@@ -962,7 +1006,7 @@ static void sqs_from_where(struct sqs *x, const store_search_q *sq, long drv)
 	} else {
 		sqs_add(x, "current c0");
 	}
-	sqs_add(x, " CROSS JOIN version v ON v.seq = c0.seq WHERE c0.deleted = 0");
+	sqs_add(x, " WHERE c0.deleted = 0");
 	if (q->rtype && !sq->everything) {
 		sqs_add(x, " AND c0.type = ");
 		sqs_text(x, q->rtype);
@@ -976,7 +1020,7 @@ static void sqs_from_where(struct sqs *x, const store_search_q *sq, long drv)
 		sqs_add(x, ")");
 	}
 	if (sq->everything && q->since_us != INT64_MIN) {
-		sqs_add(x, " AND v.updated_us >= ");
+		sqs_add(x, " AND (SELECT sv.updated_us FROM version sv WHERE sv.seq = c0.seq) >= ");
 		sqs_int(x, q->since_us);
 	}
 	for (size_t i = 0; i < q->nclauses; i++) {
@@ -1067,7 +1111,63 @@ static int sqs_key_read(sqlite3_stmt *st, int col, store_key *k)
 
 /* Runs a search on connection db (a reader's, or the writer's for the
  * criteria of a conditional write, which must see its own transaction). */
-static int sqs_run(sqlite3 *db, const store_search_q *sq, store_search_page *out, char *why, size_t whylen)
+int sq_stmt_get(struct sq_stmt_cache *c, sqlite3 *db, const char *sql, sqlite3_stmt **out)
+{
+	size_t victim = SQ_STMT_CACHE;
+
+	*out = NULL;
+	if (!c)
+		return sqlite3_prepare_v2(db, sql, -1, out, NULL) == SQLITE_OK ? 0 : ERR_DB;
+	for (size_t i = 0; i < SQ_STMT_CACHE; i++) {
+		if (c->e[i].sql && !c->e[i].busy && !strcmp(c->e[i].sql, sql)) {
+			c->e[i].used = ++c->tick;
+			c->e[i].busy = 1;
+			*out = c->e[i].st;
+			return 0;
+		}
+		if (!c->e[i].busy && (victim == SQ_STMT_CACHE || c->e[i].used < c->e[victim].used))
+			victim = i; /* least recently used (empty slots have used 0) */
+	}
+	if (victim == SQ_STMT_CACHE) /* every slot in use: do without the cache */
+		return sqlite3_prepare_v2(db, sql, -1, out, NULL) == SQLITE_OK ? 0 : ERR_DB;
+	if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
+		return ERR_DB;
+	free(c->e[victim].sql);
+	sqlite3_finalize(c->e[victim].st);
+	c->e[victim].sql = strdup(sql);
+	c->e[victim].st = c->e[victim].sql ? *out : NULL;
+	c->e[victim].used = ++c->tick;
+	c->e[victim].busy = c->e[victim].sql != NULL;
+	return 0;
+}
+
+void sq_stmt_release(struct sq_stmt_cache *c, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; c && i < SQ_STMT_CACHE; i++) {
+		if (c->e[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			c->e[i].busy = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+void sq_stmt_cache_fini(struct sq_stmt_cache *c)
+{
+	for (size_t i = 0; i < SQ_STMT_CACHE; i++) {
+		sqlite3_finalize(c->e[i].st);
+		free(c->e[i].sql);
+		c->e[i].st = NULL;
+		c->e[i].sql = NULL;
+	}
+}
+
+static int sqs_run(sqlite3 *db, struct sq_stmt_cache *cache, const store_search_q *sq, store_search_page *out,
+		   char *why, size_t whylen)
 {
 	const search_query *q = sq->q;
 	struct sqs x = { .q = q };
@@ -1090,12 +1190,12 @@ static int sqs_run(sqlite3 *db, const store_search_q *sq, store_search_page *out
 			rc = x.err ? x.err : ERR_TOOBIG;
 			goto out;
 		}
-		if (sqlite3_prepare_v2(db, x.sql.data, -1, &st, NULL) != SQLITE_OK || sqs_bind_all(&x, st))
+		if (sq_stmt_get(cache, db, x.sql.data, &st) || sqs_bind_all(&x, st))
 			goto dberr;
 		if (sqlite3_step(st) != SQLITE_ROW)
 			goto dberr;
 		out->total = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
+		sq_stmt_release(cache, st);
 		st = NULL;
 		sqs_fini(&x);
 		memset(&x, 0, sizeof x);
@@ -1104,8 +1204,16 @@ static int sqs_run(sqlite3 *db, const store_search_q *sq, store_search_page *out
 	if (sq->count == 0)
 		goto out;
 
+	/* The page is cut on (seq, sort keys, type, id) alone; only its rows'
+	 * bodies are read (the outer join), not those of every match. */
 	buf_init(&x.sql, SQS_SQL_MAX);
 	sqs_add(&x, "SELECT v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body");
+	for (size_t i = 0; i < nsort; i++) {
+		char col[16];
+		snprintf(col, sizeof col, ", s.k%zu", i);
+		sqs_add(&x, col);
+	}
+	sqs_add(&x, " FROM (SELECT c0.seq AS sseq, c0.type AS stype, c0.id AS sid");
 	for (size_t i = 0; i < nsort; i++) {
 		char alias[16];
 		snprintf(alias, sizeof alias, " AS k%zu", i);
@@ -1118,21 +1226,32 @@ static int sqs_run(sqlite3 *db, const store_search_q *sq, store_search_page *out
 		sqs_add(&x, " AND ");
 		sqs_keyset(&x, q, sq->after, sq->backward, fixed_type);
 	}
-	sqs_add(&x, " ORDER BY ");
-	for (size_t i = 0; i < nsort; i++) {
-		int desc = q->sort[i].desc ^ sq->backward;
-		char col[16];
-		snprintf(col, sizeof col, "k%zu", i);
-		sqs_add(&x, col), sqs_add(&x, sq->backward ? " IS NULL DESC, " : " IS NULL, "), sqs_add(&x, col),
-			sqs_add(&x, desc ? " DESC, " : " ASC, ");
+	for (int pass = 0; pass < 2; pass++) {
+		/* pass 0: the inner ORDER BY + LIMIT; pass 1: the same order for
+		 * the outer query (a join does not keep its input's order) */
+		sqs_add(&x, " ORDER BY ");
+		for (size_t i = 0; i < nsort; i++) {
+			int desc = q->sort[i].desc ^ sq->backward;
+			char col[16];
+			snprintf(col, sizeof col, "%sk%zu", pass ? "s." : "", i);
+			sqs_add(&x, col), sqs_add(&x, sq->backward ? " IS NULL DESC, " : " IS NULL, "),
+				sqs_add(&x, col), sqs_add(&x, desc ? " DESC, " : " ASC, ");
+		}
+		if (!pass) {
+			sqs_add(&x, sq->backward ? "c0.type DESC, c0.id DESC LIMIT " : "c0.type, c0.id LIMIT ");
+			sqs_int(&x, (int64_t)sq->count + 1);
+			sqs_add(&x, ") s CROSS JOIN version v ON v.seq = s.sseq");
+		} else {
+			sqs_add(&x, sq->backward ? "s.stype DESC, s.sid DESC" : "s.stype, s.sid");
+		}
 	}
-	sqs_add(&x, sq->backward ? "c0.type DESC, c0.id DESC LIMIT " : "c0.type, c0.id LIMIT ");
-	sqs_int(&x, (int64_t)sq->count + 1);
 	if (x.err || buf_append_char(&x.sql, '\0')) {
 		rc = x.err ? x.err : ERR_TOOBIG;
 		goto out;
 	}
-	if (sqlite3_prepare_v2(db, x.sql.data, -1, &st, NULL) != SQLITE_OK || sqs_bind_all(&x, st))
+	/* the SQL holds no request values (they are bound): safe to log */
+	log_debug("msg=\"search sql\" sql=\"%s\"", x.sql.data);
+	if (sq_stmt_get(cache, db, x.sql.data, &st) || sqs_bind_all(&x, st))
 		goto dberr;
 
 	cap = (size_t)sq->count + 1;
@@ -1185,7 +1304,7 @@ dberr:
 out:
 	if (x.err == ERR_INVALID && why && whylen)
 		snprintf(why, whylen, "The search is nested too deeply");
-	sqlite3_finalize(st);
+	sq_stmt_release(cache, st);
 	sqs_fini(&x);
 	if (rc)
 		store_search_page_clear(out);
@@ -1196,7 +1315,7 @@ int sq_search(void *impl, const store_search_q *sq, store_search_page *out, char
 {
 	struct sq *s = impl;
 	struct sq_reader *r = sq_reader_get(s);
-	int rc = sqs_run(r->db, sq, out, why, whylen);
+	int rc = sqs_run(r->db, &r->cache, sq, out, why, whylen);
 	sq_reader_put(s, r);
 	return rc;
 }
@@ -1209,7 +1328,7 @@ int sq_search_ids(sqlite3 *db, const char *type, const search_query *q, char (*i
 
 	*n = 0;
 	(void)type; /* q->rtype names it */
-	rc = sqs_run(db, &sq, &page, NULL, 0);
+	rc = sqs_run(db, NULL, &sq, &page, NULL, 0);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < page.n && i < max; i++) {
