@@ -1,0 +1,129 @@
+"""Search indexes over their life: written with each version, rebuilt by
+`fhird reindex` and at start when the parameter table changed, used by the
+conditional interactions; and paging cursors that expire (issue 4)."""
+import json
+import os
+import sqlite3
+import time
+import unittest
+import urllib.parse
+
+from fhirtest import Server, run_cli
+
+
+def ids(bundle):
+    return sorted(e["resource"]["id"] for e in bundle.get("entry", [])
+                  if e.get("search", {}).get("mode") == "match")
+
+
+def patient(pid, family, ident):
+    return {"resourceType": "Patient", "id": pid, "name": [{"family": family}],
+            "identifier": [{"system": "http://example.org/mrn", "value": ident}]}
+
+
+class TestIndexLife(unittest.TestCase):
+    def setUp(self):
+        self.srv = Server()
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def get(self, path, headers=None):
+        r = self.srv.request("GET", path, headers=headers)
+        self.assertEqual(r.status, 200, r.body[:300])
+        return r.json
+
+    def test_old_and_deleted_versions_are_not_found(self):
+        s = self.srv
+        s.request("PUT", "Patient/ix1", patient("ix1", "Oldname", "m-1"))
+        s.request("PUT", "Patient/ix2", patient("ix2", "Gone", "m-2"))
+        self.assertEqual(ids(self.get("Patient?family=oldname")), ["ix1"])
+        s.request("PUT", "Patient/ix1", patient("ix1", "Newname", "m-1"))
+        s.request("DELETE", "Patient/ix2")
+        self.assertEqual(ids(self.get("Patient?family=oldname")), [])
+        self.assertEqual(ids(self.get("Patient?family=newname")), ["ix1"])
+        self.assertEqual(ids(self.get("Patient?family=gone")), [])
+        self.assertEqual(ids(self.get("Patient?identifier=http://example.org/mrn|m-2")), [])
+        # re-created after the delete: found again, under its new values only
+        s.request("PUT", "Patient/ix2", patient("ix2", "Back", "m-2b"))
+        self.assertEqual(ids(self.get("Patient?family=back")), ["ix2"])
+        self.assertEqual(ids(self.get("Patient?identifier=m-2")), [])
+
+    def test_reindex_command_and_rebuild_at_start(self):
+        s = self.srv
+        for i in range(5):
+            s.request("PUT", "Patient/r%d" % i, patient("r%d" % i, "Reindex", "r-%d" % i))
+        s.stop()
+        # wipe one index table and forget the hash: the next start rebuilds
+        db = sqlite3.connect(s.db)
+        db.execute("DELETE FROM ix_str")
+        db.execute("DELETE FROM meta WHERE key = 'search_params_hash'")
+        db.commit()
+        db.close()
+        s.start()
+        self.assertEqual(ids(self.get("Patient?family=reindex")), ["r%d" % i for i in range(5)])
+        s.stop()
+        # fhird reindex rebuilds on demand
+        db = sqlite3.connect(s.db)
+        db.execute("DELETE FROM ix_str")
+        db.commit()
+        db.close()
+        rc, out, err = run_cli("reindex", "--db", s.db)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("reindexed 5 resources", out)
+        s.start()
+        self.assertEqual(ids(self.get("Patient?family=reindex")), ["r%d" % i for i in range(5)])
+
+    def test_reindex_usage_error(self):
+        rc, out, err = run_cli("reindex", "--bogus")
+        self.assertEqual(rc, 2)
+
+    def test_conditional_update_on_any_parameter(self):
+        s = self.srv
+        s.request("PUT", "Patient/cu1", patient("cu1", "Condfamily", "c-1"))
+        body = patient("ignored", "Condfamily", "c-1")
+        del body["id"]
+        body["gender"] = "female"
+        body["id"] = "other"
+        r = s.request("PUT", "Patient?family=condfamily&identifier=c-1", body)
+        self.assertEqual(r.status, 400, "a body id other than the match's (http.html#cond-update)")
+        del body["id"]
+        r = s.request("PUT", "Patient?family=condfamily&identifier=c-1", body)
+        self.assertEqual(r.status, 200, r.body)
+        self.assertEqual(r.json["id"], "cu1")
+        self.assertEqual(r.json["meta"]["versionId"], "2")
+        self.assertEqual(ids(self.get("Patient?gender=female&family=condfamily")), ["cu1"])
+
+
+class TestCursorExpiry(unittest.TestCase):
+    def setUp(self):
+        self.srv = Server("--cursor-ttl-s", "1")
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def test_expired_cursor_is_400(self):
+        s = self.srv
+        for i in range(3):
+            s.request("PUT", "Patient/e%d" % i, patient("e%d" % i, "Expiry", "e-%d" % i))
+        r = s.request("GET", "Patient?family=expiry&_count=1")
+        nxt = [l["url"] for l in r.json["link"] if l["relation"] == "next"][0]
+        self.assertEqual(s.request("GET", nxt).status, 200)
+        time.sleep(2.2)  # the TTL is wall-clock time: nothing to poll for
+        r = s.request("GET", nxt)
+        self.assertEqual(r.status, 400)
+        self.assertEqual(r.json["resourceType"], "OperationOutcome")
+
+    def test_cursor_of_another_query_is_400(self):
+        s = self.srv
+        for i in range(3):
+            s.request("PUT", "Patient/q%d" % i, patient("q%d" % i, "Crossq", "q-%d" % i))
+        r = s.request("GET", "Patient?family=crossq&_count=1")
+        nxt = [l["url"] for l in r.json["link"] if l["relation"] == "next"][0]
+        cursor = urllib.parse.parse_qs(urllib.parse.urlparse(nxt).query)["_cursor"][0]
+        r = s.request("GET", "Patient?family=other&_count=1&_cursor=" + urllib.parse.quote(cursor))
+        self.assertEqual(r.status, 400)
+
+
+if __name__ == "__main__":
+    unittest.main()
