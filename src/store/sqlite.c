@@ -90,8 +90,10 @@ static const char *const sq_migrations[] = {
 	"CREATE TABLE ix_str(p INTEGER NOT NULL, norm TEXT NOT NULL, seq INTEGER NOT NULL, exact TEXT NOT NULL,"
 	"  PRIMARY KEY(p, norm, seq, exact)) WITHOUT ROWID;"
 	"CREATE INDEX ix_str_seq ON ix_str(seq, p);"
-	"CREATE TABLE ix_ref(p INTEGER NOT NULL, tid TEXT NOT NULL, tt TEXT NOT NULL, seq INTEGER NOT NULL,"
-	"  PRIMARY KEY(p, tid, tt, seq)) WITHOUT ROWID;"
+	/* rid: the id of the resource the row belongs to, so that the matches
+	 * of one reference come out of the key already in id order */
+	"CREATE TABLE ix_ref(p INTEGER NOT NULL, tid TEXT NOT NULL, tt TEXT NOT NULL, rid TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL, PRIMARY KEY(p, tid, tt, rid, seq)) WITHOUT ROWID;"
 	"CREATE INDEX ix_ref_seq ON ix_ref(seq, p);"
 	"CREATE TABLE ix_date(p INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL, seq INTEGER NOT NULL,"
 	"  PRIMARY KEY(p, lo, hi, seq)) WITHOUT ROWID;"
@@ -577,7 +579,7 @@ static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int de
 		goto dberr;
 	if (!deleted && sq_idents_write(s, op->type, id, op->result.seq, op->idents, op->nidents))
 		goto dberr;
-	if (!deleted && !s->defer_rows && (rc = sq_index_write(s, op->result.seq, op->rows, op->nrows)) != 0)
+	if (!deleted && !s->defer_rows && (rc = sq_index_write(s, op->result.seq, id, op->rows, op->nrows)) != 0)
 		goto out;
 
 	snprintf(op->result.type, sizeof op->result.type, "%s", op->type);

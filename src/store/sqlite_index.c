@@ -23,7 +23,7 @@ enum { IX_TOK, IX_STR, IX_REF, IX_DATE, IX_NUM, IX_URI, IX_COMP, IX_N };
 static const char *const ix_sql[IX_N] = {
 	[IX_TOK] = "INSERT OR IGNORE INTO ix_tok(p, code, seq, sys) VALUES(?1, ?2, ?3, ?4)",
 	[IX_STR] = "INSERT OR IGNORE INTO ix_str(p, norm, seq, exact) VALUES(?1, ?2, ?3, ?4)",
-	[IX_REF] = "INSERT OR IGNORE INTO ix_ref(p, tid, tt, seq) VALUES(?1, ?2, ?3, ?4)",
+	[IX_REF] = "INSERT OR IGNORE INTO ix_ref(p, tid, tt, seq, rid) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[IX_DATE] = "INSERT OR IGNORE INTO ix_date(p, lo, hi, seq) VALUES(?1, ?2, ?3, ?4)",
 	[IX_NUM] = "INSERT OR IGNORE INTO ix_num(p, num, sys, code, seq) VALUES(?1, ?2, ?3, ?4, ?5)",
 	[IX_URI] = "INSERT OR IGNORE INTO ix_uri(p, uri, seq) VALUES(?1, ?2, ?3)",
@@ -55,7 +55,7 @@ static void ix_text_or_null(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
-static int ix_row(struct sq *s, int64_t seq, const search_row *r)
+static int ix_row(struct sq *s, int64_t seq, const char *id, const search_row *r)
 {
 	sqlite3_stmt *st;
 	int step;
@@ -86,6 +86,7 @@ static int ix_row(struct sq *s, int64_t seq, const search_row *r)
 		ix_text(st, 2, r->code);
 		ix_text(st, 3, r->sys);
 		sqlite3_bind_int64(st, 4, seq);
+		ix_text(st, 5, id);
 		break;
 	case SEARCH_ROW_DATE:
 		st = s->ist[IX_DATE];
@@ -144,10 +145,10 @@ static int ix_row(struct sq *s, int64_t seq, const search_row *r)
 	return 0;
 }
 
-int sq_index_write(struct sq *s, int64_t seq, const search_row *rows, size_t n)
+int sq_index_write(struct sq *s, int64_t seq, const char *id, const search_row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int rc = ix_row(s, seq, &rows[i]);
+		int rc = ix_row(s, seq, id, &rows[i]);
 		if (rc)
 			return rc;
 	}
@@ -156,6 +157,7 @@ int sq_index_write(struct sq *s, int64_t seq, const search_row *rows, size_t n)
 
 struct ix_ref {
 	int64_t seq;
+	const char *id;
 	const search_row *r;
 };
 
@@ -241,13 +243,14 @@ int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n)
 			continue;
 		for (size_t r = 0; r < ops[i].nrows; r++) {
 			v[k].seq = ops[i].result.seq;
+			v[k].id = ops[i].result.id;
 			v[k].r = &ops[i].rows[r];
 			k++;
 		}
 	}
 	qsort(v, k, sizeof *v, ix_ref_cmp);
 	for (size_t i = 0; i < k && !rc; i++)
-		rc = ix_row(s, v[i].seq, v[i].r);
+		rc = ix_row(s, v[i].seq, v[i].id, v[i].r);
 	free(v);
 	return rc;
 }
@@ -319,7 +322,7 @@ int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count)
 	if ((rc = sq_exec(s->wdb, wipe)) != 0)
 		goto out;
 	if (sqlite3_prepare_v2(s->wdb,
-			       "SELECT c.type, c.seq, v.body FROM current c JOIN version v ON v.seq = c.seq "
+			       "SELECT c.type, c.seq, v.body, c.id FROM current c JOIN version v ON v.seq = c.seq "
 			       "WHERE c.deleted = 0 ORDER BY c.seq",
 			       -1, &st, NULL) != SQLITE_OK) {
 		rc = ERR_DB;
@@ -338,7 +341,7 @@ int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count)
 			continue;
 		rc = fn(ctx, type, body, blen, &rows);
 		if (!rc)
-			rc = sq_index_write(s, seq, rows.v, rows.n);
+			rc = sq_index_write(s, seq, (const char *)sqlite3_column_text(st, 3), rows.v, rows.n);
 		search_rows_clear(&rows);
 		if (rc == ERR_INVALID || rc == ERR_UNPROCESSABLE) {
 			/* a stored body we can no longer parse: keep going, say so */

@@ -88,7 +88,7 @@ int sq_row_version(sqlite3_stmt *st, store_version_t *out);
 int sq_exec(sqlite3 *db, const char *sql);
 
 /* sqlite_index.c */
-int sq_index_write(struct sq *s, int64_t seq, const search_row *rows, size_t n);
+int sq_index_write(struct sq *s, int64_t seq, const char *id, const search_row *rows, size_t n);
 /* The rows of every op of a job that wrote a live version, sorted by
  * table and key first: neighbouring inserts land on the same b-tree pages,
  * so a big job (an import batch) dirties far fewer pages. */

@@ -1166,6 +1166,21 @@ void sq_stmt_cache_fini(struct sq_stmt_cache *c)
 	}
 }
 
+/* 1 when the driver is one reference value with a known target type on
+ * a type-level search: ix_ref's key (p, tid, tt, rid, seq) then yields
+ * its candidates in id order. */
+static int sqs_ref_streams(const store_search_q *sq, long drv)
+{
+	const search_query *q = sq->q;
+	const search_clause *cl;
+
+	if (sq->comp_id || sq->everything || !q->rtype || drv < 0 || (size_t)drv >= q->nclauses)
+		return 0;
+	cl = &q->clauses[drv];
+	return cl->param && cl->param->type == SEARCH_T_REFERENCE && !cl->chain && !cl->has_type &&
+	       cl->mod == SEARCH_MOD_NONE && cl->nv == 1 && cl->v[0].code && sqs_ref_type(cl->param, &cl->v[0]);
+}
+
 /* The page for the default order when a driver narrows the candidates
  * and other clauses filter them: rather than test every candidate and
  * sort the survivors, take the candidates in (type, id) order (one look at
@@ -1182,15 +1197,37 @@ static int sqs_run_lazy(sqlite3 *db, struct sq_stmt_cache *cache, const store_se
 
 	buf_init(&cx.sql, SQS_SQL_MAX);
 	buf_init(&fx.sql, SQS_SQL_MAX);
-	sqs_add(&cx, "SELECT c0.seq");
-	sqs_from_where(&cx, sq, drv, 0);
-	if (sq->after) {
-		sqs_add(&cx, " AND ");
-		sqs_keyset(&cx, q, sq->after, sq->backward, q->rtype && !sq->everything);
+	if (sqs_ref_streams(sq, drv)) {
+		/* One reference value: its rows come out of ix_ref's key in
+		 * resource id order, so candidates stream without a sort and
+		 * without a look at current until they are tested. */
+		const search_clause *cl = &q->clauses[drv];
+		sqs_add(&cx, "SELECT r.seq FROM ix_ref r WHERE r.p = ");
+		sqs_int(&cx, search_param_id(cl->param));
+		sqs_add(&cx, " AND r.tid = "), sqs_text(&cx, cl->v[0].code);
+		sqs_add(&cx, " AND r.tt = "), sqs_text(&cx, sqs_ref_type(cl->param, &cl->v[0]));
+		if (sq->after) {
+			sqs_add(&cx, sq->backward ? " AND r.rid < " : " AND r.rid > ");
+			sqs_text(&cx, sq->after->id);
+		}
+		sqs_add(&cx, sq->backward ? " ORDER BY r.rid DESC" : " ORDER BY r.rid");
+		/* the candidate is a match of the driver only while it is the
+		 * current version of a live resource of the type */
+		sqs_add(&fx, "SELECT 1 FROM current c0 WHERE c0.seq = ");
+		sqs_int(&fx, 0); /* parameter 1: rebound to each candidate's seq */
+		sqs_add(&fx, " AND c0.deleted = 0 AND c0.type = ");
+		sqs_text(&fx, q->rtype);
+	} else {
+		sqs_add(&cx, "SELECT c0.seq");
+		sqs_from_where(&cx, sq, drv, 0);
+		if (sq->after) {
+			sqs_add(&cx, " AND ");
+			sqs_keyset(&cx, q, sq->after, sq->backward, q->rtype && !sq->everything);
+		}
+		sqs_add(&cx, sq->backward ? " ORDER BY c0.type DESC, c0.id DESC" : " ORDER BY c0.type, c0.id");
+		sqs_add(&fx, "SELECT 1 FROM current c0 WHERE c0.seq = ");
+		sqs_int(&fx, 0); /* parameter 1: rebound to each candidate's seq */
 	}
-	sqs_add(&cx, sq->backward ? " ORDER BY c0.type DESC, c0.id DESC" : " ORDER BY c0.type, c0.id");
-	sqs_add(&fx, "SELECT 1 FROM current c0 WHERE c0.seq = ");
-	sqs_int(&fx, 0); /* parameter 1: rebound to each candidate's seq */
 	for (size_t i = 0; i < q->nclauses; i++) {
 		if ((long)i == drv)
 			continue;
@@ -1301,7 +1338,7 @@ static int sqs_run(sqlite3 *db, struct sq_stmt_cache *cache, const store_search_
 	if (sq->count == 0)
 		goto out;
 	if (nsort == 0 && (sq->comp_id || (drv >= 0 && (size_t)drv < q->nclauses)) &&
-	    q->nclauses > (sq->comp_id ? 0u : 1u)) {
+	    (q->nclauses > (sq->comp_id ? 0u : 1u) || sqs_ref_streams(sq, drv))) {
 		rc = sqs_run_lazy(db, cache, sq, sq->comp_id ? -1 : drv, out);
 		if (rc)
 			goto out;
