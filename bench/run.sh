@@ -18,7 +18,11 @@
 #    typical clinical resources (~1 KB each) to an NDJSON file, and
 #    `BIN import` loads it into a fresh database, timed from start to exit;
 # 7. prints a table (requests/s, p50, p99, errors), fhird read as a
-#    percentage of nginx read, and the import rate.
+#    percentage of nginx read, and the import rate;
+# 8. search: bench/search.sh (100k and 1M Observations over 10,000
+#    patients, Observation?patient=X&category=vital-signs&_count=20, page 1
+#    vs page 50 of a 1,000-match search); BENCH_SEARCH=0 skips it, SCALES
+#    and PATIENTS pick the sizes (see bench/search.sh).
 # Everything runs on loopback, wrk on the same CPUs as the servers: the
 # numbers compare, they do not measure a deployment. Temp dirs and both
 # servers are removed/stopped on exit, also on Ctrl-C.
