@@ -442,7 +442,7 @@ static int srch_revinclude_one(struct srch *s, const search_include *inc, const 
 			       struct srch_seen *seen, struct srch_list *out, size_t max, int *capped)
 {
 	uint32_t ids[512];
-	size_t np = 0, first, n, got = 0;
+	size_t np = 0, first, n, got = 0, limit;
 	store_version_t *items = NULL;
 	int rc;
 
@@ -458,7 +458,11 @@ static int srch_revinclude_one(struct srch *s, const search_include *inc, const 
 	}
 	if (inc->target && strcmp(inc->target, dst->type) != 0)
 		return 0;
-	rc = store_referrers(s->fr->app->store, ids, np, dst->type, dst->id, max + 1, &items, &got);
+	/* never read more than the cap still allows (+1 to notice the cut) */
+	limit = max - (out->n < max ? out->n : max) + 1;
+	rc = store_referrers(s->fr->app->store, ids, np, dst->type, dst->id, limit, &items, &got);
+	if (!rc && got >= limit)
+		*capped = 1;
 	for (size_t i = 0; !rc && i < got; i++) {
 		int added;
 		if (strcmp(items[i].type, inc->src_type) != 0)

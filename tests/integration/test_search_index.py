@@ -127,3 +127,42 @@ class TestCursorExpiry(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TestIncludeCap(unittest.TestCase):
+    """search_include_max bounds the included resources of one page; the cut is
+    reported as an OperationOutcome entry (search.mode = outcome)."""
+
+    def setUp(self):
+        self.srv = Server("--search-include-max", "2")
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def test_revinclude_cap(self):
+        s = self.srv
+        s.request("PUT", "Patient/cap", patient("cap", "Capped", "cap-1"))
+        for i in range(5):
+            s.request("PUT", "Observation/cap%d" % i, {
+                "resourceType": "Observation", "id": "cap%d" % i, "status": "final",
+                "code": {"text": "x"}, "subject": {"reference": "Patient/cap"}})
+        r = s.request("GET", "Patient?_id=cap&_revinclude=Observation:subject")
+        self.assertEqual(r.status, 200, r.body[:300])
+        modes = [e["search"]["mode"] for e in r.json["entry"]]
+        self.assertEqual(modes.count("match"), 1)
+        self.assertEqual(modes.count("include"), 2)
+        self.assertEqual(modes.count("outcome"), 1)
+        oo = [e["resource"] for e in r.json["entry"] if e["search"]["mode"] == "outcome"][0]
+        self.assertEqual(oo["resourceType"], "OperationOutcome")
+        self.assertEqual(oo["issue"][0]["code"], "too-costly")
+        # exactly at the cap: everything, no outcome
+        s.request("PUT", "Patient/cap2", patient("cap2", "Capped", "cap-2"))
+        for i in range(2):
+            s.request("PUT", "Observation/cap2-%d" % i, {
+                "resourceType": "Observation", "id": "cap2-%d" % i, "status": "final",
+                "code": {"text": "x"}, "subject": {"reference": "Patient/cap2"}})
+        r = s.request("GET", "Patient?_id=cap2&_revinclude=Observation:subject")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(sorted(e["resource"]["id"] for e in r.json["entry"] if e["search"]["mode"] == "include"),
+                         ["cap2-0", "cap2-1"])
+        self.assertNotIn("outcome", [e["search"]["mode"] for e in r.json["entry"]])
