@@ -225,7 +225,17 @@ static int main_serve(int argc, char **argv)
 	so.path = cfg.db;
 	so.extract = search_extract_body;
 	so.extract_ctx = NULL; /* base settled below; a rebuild at open indexes absolute self-references as URLs */
-	so.readers = cfg.threads + 2;
+	/* Reads are CPU work: more connections than cores only contend, and
+	 * each connection maps the database on its own (every page is faulted
+	 * in once per connection). Writers do not use them. */
+	if (cfg.db_readers) {
+		so.readers = cfg.db_readers;
+	} else {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		so.readers = ncpu > 0 ? 2 * (unsigned)ncpu : 4;
+		if (so.readers < 4)
+			so.readers = 4;
+	}
 	so.write_batch_max = cfg.write_batch_max;
 	rc = store_open(&so, &store);
 	if (rc) {

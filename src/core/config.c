@@ -46,6 +46,7 @@ static const struct cfg_row cfg_rows[] = {
 	{ "max_connections", CFG_UINT, O(max_connections), 1, 1000000, "1024", "connections in total" },
 	{ "conn_timeout_s", CFG_UINT, O(conn_timeout_s), 1, 3600, "30", "idle/slow connection timeout in seconds" },
 	{ "threads", CFG_UINT, O(threads), 1, 256, "16", "HTTP worker threads (writers wait on group commit: more threads, bigger batches)" },
+	{ "db_readers", CFG_UINT, O(db_readers), 0, 1024, "0", "read connections; requests wait for a free one (0: twice the CPUs, at least 4)" },
 	{ "page_default", CFG_UINT, O(page_default), 1, 100000, "20", "page size when _count is absent" },
 	{ "page_max", CFG_UINT, O(page_max), 1, 100000, "1000", "largest page size honoured" },
 	{ "search_max_clauses", CFG_UINT, O(search_max_clauses), 1, 10000, "64", "search parameters (AND clauses, chain hops included) in one query (400 beyond)" },

@@ -37,6 +37,7 @@ typedef struct config {
 	unsigned max_connections;
 	unsigned conn_timeout_s;
 	unsigned threads;
+	unsigned db_readers;       /* read connections (0: automatic) */
 	unsigned page_default;     /* _count when absent */
 	unsigned page_max;         /* largest _count honoured */
 	unsigned search_max_clauses;  /* AND clauses in one search */
