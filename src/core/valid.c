@@ -311,3 +311,21 @@ void valid_quote(const char *s, size_t len, char out[VALID_QUOTE_BUF])
 	}
 	out[i] = '\0';
 }
+
+void valid_utf8_trim(char *s)
+{
+	size_t n = strlen(s), lead = n, need;
+	unsigned char ch;
+
+	while (lead > 0 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80)
+		lead--;
+	if (lead == 0)
+		return;
+	lead--; /* the byte before the continuation run */
+	ch = (unsigned char)s[lead];
+	if (ch < 0x80)
+		return;
+	need = ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : 2;
+	if (lead + need > n)
+		s[lead] = '\0';
+}

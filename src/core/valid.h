@@ -51,6 +51,11 @@ int valid_http_date_parse(const char *s, time_t *out);
 /* 1 when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 int valid_utf8(const char *s, size_t len);
 
+/* snprintf may cut a message inside a multi-byte character: drops an
+ * incomplete UTF-8 sequence at the end of s, so the message stays valid
+ * UTF-8 (for jansson and logs). */
+void valid_utf8_trim(char *s);
+
 /* Bytes of client text an error message may echo, and the buffer a
  * quote needs (+ "..." + NUL). */
 #define VALID_QUOTE_MAX 64

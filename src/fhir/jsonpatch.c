@@ -71,25 +71,6 @@ struct jp_ctx {
 	size_t ntok;      /* reference tokens in the pointer last walked */
 };
 
-/* snprintf may cut a message inside a multi-byte character when diaglen
- * is small; drop the incomplete tail so the message stays valid UTF-8. */
-static void jp_utf8_trim(char *s)
-{
-	size_t n = strlen(s), lead = n, need;
-	unsigned char ch;
-
-	while (lead > 0 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80)
-		lead--;
-	if (lead == 0)
-		return;
-	lead--; /* the byte before the continuation run */
-	ch = (unsigned char)s[lead];
-	if (ch < 0x80)
-		return;
-	need = ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : 2;
-	if (lead + need > n)
-		s[lead] = '\0';
-}
 
 /* Writes "operation N (op): what[ pointer]" into diag and returns err;
  * what ends with its connector ("value differs at"). The root pointer ""
@@ -114,7 +95,7 @@ static int jp_fail(struct jp_ctx *c, int err, const char *what, const char *ptr,
 	} else {
 		snprintf(c->diag, c->diaglen, "operation %zu%s: %s", c->index, name, what);
 	}
-	jp_utf8_trim(c->diag);
+	valid_utf8_trim(c->diag);
 out:
 	return err;
 }

@@ -21,6 +21,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/valid.h"
+#include "http/url.h"
 #include "search/extract.h"
 #include "search/params.h"
 #include "search/query.h"
@@ -53,57 +54,31 @@ struct srch {
 
 /* ---- the query string ------------------------------------------------ */
 
-static int srch_encode(buf_t *b, const char *s)
-{
-	int rc = 0;
-	for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p == '.' || *p == '_' || *p == '~')
-			rc = buf_append_char(b, (char)*p);
-		else
-			rc = buf_printf(b, "%%%02X", *p);
-	}
-	return rc;
-}
-
-/* The listener hands us decoded parameters; the parser wants the raw
- * form (it splits and decodes itself), so the parameters are encoded
- * again, every reserved byte escaped. Decoding is lossless for FHIR: a
- * comma is a separator whether it arrived as ',' or '%2C' (search.html
- * escapes with '\'). The form body of POST _search is appended as is. */
-static int srch_query_string(fhir_req *fr, char **out, size_t *len)
+/* The parameters of the search: the URL's, then (POST _search) the form
+ * body's, decoded by the same http_query_parse, in that order. */
+static int srch_params(fhir_req *fr, const http_param **out, size_t *n)
 {
 	http_request *req = fr->http;
-	buf_t b;
-	int rc = 0;
+	http_param *body = NULL, *all;
+	size_t nb = 0;
+	int rc;
 
-	buf_init(&b, fr->app->cfg->max_body_bytes + fr->app->cfg->max_url_bytes + 16);
-	for (size_t i = 0; i < req->nparams && !rc; i++) {
-		if (i)
-			rc = buf_append_char(&b, '&');
-		if (!rc)
-			rc = srch_encode(&b, req->params[i].name);
-		if (!rc)
-			rc = buf_append_char(&b, '=');
-		if (!rc)
-			rc = srch_encode(&b, req->params[i].value);
-	}
-	if (!rc && !strcmp(req->method, "POST") && req->body_len) {
-		if (b.len)
-			rc = buf_append_char(&b, '&');
-		if (!rc)
-			rc = buf_append(&b, req->body, req->body_len);
-	}
-	if (!rc)
-		rc = buf_append_char(&b, '\0');
-	if (rc) {
-		buf_fini(&b);
+	*out = req->params;
+	*n = req->nparams;
+	if (strcmp(req->method, "POST") != 0 || !req->body_len)
+		return 0;
+	/* the same parameter limit as a URL's query */
+	rc = http_query_parse(req->arena, req->body, req->body_len, HTTP_MAX_PARAMS, &body, &nb);
+	if (rc)
 		return rc;
-	}
-	*out = buf_detach(&b, len);
-	(*len)--;
-	buf_fini(&b);
-	return *out ? 0 : ERR_NOMEM;
+	all = arena_calloc(req->arena, req->nparams + nb + 1, sizeof *all);
+	if (!all)
+		return ERR_TOOBIG;
+	memcpy(all, req->params, req->nparams * sizeof *all);
+	memcpy(all + req->nparams, body, nb * sizeof *all);
+	*out = all;
+	*n = req->nparams + nb;
+	return 0;
 }
 
 /* POST _search carries its parameters as a form (search.html#search). */
@@ -506,11 +481,12 @@ static int srch_includes(struct srch *s, const store_search_page *page, struct s
 			if (!q->inc[k].iterate)
 				continue;
 			for (size_t i = done; i < end && !rc && !*capped; i++) {
-				store_version_t src = out->v[i]; /* by value: out->v may move */
-				src.body = src.body ? strdup(src.body) : NULL;
+				/* a copy of the entry, not a pointer into out->v, which
+				 * may move as includes are appended; the body it shares
+				 * stays owned by out */
+				store_version_t src = out->v[i];
 				rc = q->inc[k].rev ? srch_revinclude_one(s, &q->inc[k], &src, &seen, out, max, capped)
 						   : srch_include_one(s, &q->inc[k], &src, &seen, out, max, capped);
-				store_version_clear(&src);
 			}
 		}
 		done = end;
@@ -539,8 +515,9 @@ static void srch_run(struct srch *s)
 	store_search_page page;
 	store_pos after;
 	struct srch_list inc = { 0 };
-	char why[256], *qs = NULL, *body = NULL, lu[40];
-	size_t qlen = 0, blen;
+	char why[256], *body = NULL, lu[40];
+	const http_param *params;
+	size_t nparams, blen;
 	buf_t b;
 	int rc, backward = 0, first, capped = 0, have_after = 0;
 	struct timespec ts;
@@ -554,12 +531,12 @@ static void srch_run(struct srch *s)
 		fhir_send_error(fr, rc, "POST _search takes an application/x-www-form-urlencoded body", NULL);
 		goto out;
 	}
-	rc = srch_query_string(fr, &qs, &qlen);
+	rc = srch_params(fr, &params, &nparams);
 	if (rc) {
-		fhir_send_error(fr, rc, NULL, NULL);
+		fhir_send_error(fr, rc, rc == ERR_INVALID ? "Malformed form body" : NULL, NULL);
 		goto out;
 	}
-	rc = search_query_parse(fr->http->arena, s->rtype, qs, qlen, &lim, &s->q, why, sizeof why);
+	rc = search_query_parse_params(fr->http->arena, s->rtype, params, nparams, &lim, &s->q, why, sizeof why);
 	if (rc == ERR_NOMEM)
 		rc = ERR_TOOBIG; /* the request arena's cap: a query too big to hold */
 	if (rc) {
@@ -667,7 +644,6 @@ static void srch_run(struct srch *s)
 	fhir_send_body(fr, 200, body, blen);
 	body = NULL;
 out:
-	free(qs);
 	free(body);
 	buf_fini(&b);
 	store_search_page_clear(&page);

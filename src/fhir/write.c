@@ -3,7 +3,6 @@
  */
 #include "write.h"
 
-#include "core/buf.h"
 #include "core/err.h"
 #include "core/valid.h"
 
@@ -125,20 +124,6 @@ void fhir_write_fini(fhir_write *w)
 	memset(w, 0, sizeof *w);
 }
 
-/* Percent-encodes s onto b (RFC 3986 unreserved kept). */
-static int cond_encode(buf_t *b, const char *s)
-{
-	int rc = 0;
-	for (const unsigned char *p = (const unsigned char *)s; !rc && *p; p++) {
-		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p == '.' || *p == '_' || *p == '~')
-			rc = buf_append_char(b, (char)*p);
-		else
-			rc = buf_printf(b, "%%%02X", *p);
-	}
-	return rc;
-}
-
 /* The criteria of a conditional interaction are a search
  * (http.html#ccreate: "a search URL"), parsed by the search engine's own
  * parser. Strict: a criterion we would ignore could make the write hit
@@ -149,34 +134,16 @@ int fhir_cond_parse(arena_t *a, const char *rtype, const char *base, const http_
 	search_limits lim = { .max_clauses = 64, .max_values = 100, .max_chain_depth = 4, .max_includes = 0,
 			      .count_default = 2, .count_max = 2, .strict = 1, .base = base };
 	search_query *q;
-	buf_t b;
-	char *qs, why[256];
-	size_t len;
-	int rc = 0;
+	char why[256];
+	int rc;
 
 	memset(c, 0, sizeof *c);
 	*diag = NULL;
-	buf_init(&b, 1 << 20);
-	for (size_t i = 0; i < n && !rc; i++) {
-		if (i)
-			rc = buf_append_char(&b, '&');
-		if (!rc)
-			rc = cond_encode(&b, params[i].name);
-		if (!rc)
-			rc = buf_append_char(&b, '=');
-		if (!rc)
-			rc = cond_encode(&b, params[i].value);
-	}
-	if (!rc)
-		rc = buf_append_char(&b, '\0');
-	qs = rc ? NULL : arena_strndup(a, b.data, b.len);
-	len = rc ? 0 : b.len - 1;
-	buf_fini(&b);
 	q = arena_calloc(a, 1, sizeof *q);
-	if (!qs || !q)
+	if (!q)
 		return ERR_NOMEM;
 	why[0] = '\0';
-	rc = search_query_parse(a, rtype, qs, len, &lim, q, why, sizeof why);
+	rc = search_query_parse_params(a, rtype, params, n, &lim, q, why, sizeof why);
 	if (rc) {
 		*diag = why[0] ? arena_strdup(a, why) : "Invalid conditional criteria";
 		return rc == ERR_NOMEM ? rc : ERR_INVALID;

@@ -51,6 +51,9 @@ typedef struct http_request {
 
 #define HTTP_MAX_HEADERS 16
 
+/* Query parameters of one request (a URL's, or a form body's). */
+#define HTTP_MAX_PARAMS 256
+
 typedef struct http_response {
 	int status;
 	const char *content_type;             /* NULL: no body */

@@ -37,7 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HTTP_MAX_PARAMS 256
 #define HTTP_ARENA_CAP (8u << 20)
 
 struct http_server {

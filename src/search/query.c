@@ -20,6 +20,8 @@
  */
 #include "query.h"
 
+#include "http/url.h"
+
 #include "value.h"
 #include "core/err.h"
 #include "core/valid.h"
@@ -144,25 +146,6 @@ static const char *qp_type_name(enum search_type t)
 
 /* ---- messages ---------------------------------------------------------- */
 
-/* vsnprintf may cut a message inside a multi-byte character; drop the
- * incomplete tail so the message stays valid UTF-8. */
-static void qp_utf8_trim(char *s)
-{
-	size_t n = strlen(s), lead = n, need;
-	unsigned char ch;
-
-	while (lead > 0 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80)
-		lead--;
-	if (lead == 0)
-		return;
-	lead--;
-	ch = (unsigned char)s[lead];
-	if (ch < 0x80)
-		return;
-	need = ch >= 0xF0 ? 4 : ch >= 0xE0 ? 3 : 2;
-	if (lead + need > n)
-		s[lead] = '\0';
-}
 
 /* valid_quote(), and then any byte of a text that is not UTF-8 (raw,
  * undecodable input) becomes '?', so a message is always valid UTF-8. */
@@ -185,7 +168,7 @@ static void qp_vformat(char *dst, size_t cap, const char *fmt, va_list ap)
 	if (!dst || cap == 0)
 		return;
 	vsnprintf(dst, cap, fmt, ap);
-	qp_utf8_trim(dst);
+	valid_utf8_trim(dst);
 }
 
 /* Writes a client-safe message into why and returns err. */
@@ -343,53 +326,6 @@ static int qp_searchable(const search_param *p)
 	if (p->type == SEARCH_T_COMPOSITE && (!p->comps || p->ncomps == 0))
 		return 0;
 	return 1;
-}
-
-/* ---- percent-decoding -------------------------------------------------- */
-
-static int qp_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* application/x-www-form-urlencoded (URL Standard): '+' is a space,
- * %XX a byte; s[0..n) decoded into d (n + 1 bytes), NUL-terminated. A
- * malformed escape, a NUL (raw or encoded) or a result that is not UTF-8
- * is ERR_INVALID; the caller writes the message. */
-static int qp_decode(const char *s, size_t n, char *d, size_t *outlen)
-{
-	int rc = ERR_INVALID, hi, lo;
-	size_t i, j = 0;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			if (n - i < 3)
-				goto out;
-			hi = qp_hex(s[i + 1]);
-			lo = qp_hex(s[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				goto out;
-			d[j++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else if (s[i] == '\0') {
-			goto out;
-		} else {
-			d[j++] = s[i] == '+' ? ' ' : s[i];
-		}
-	}
-	d[j] = '\0';
-	if (!valid_utf8(d, j))
-		goto out;
-	*outlen = j;
-	rc = 0;
-out:
-	return rc;
 }
 
 /* ---- escapes (search.html#escaping) ------------------------------------ */
@@ -1706,39 +1642,29 @@ out:
 	return rc;
 }
 
-/* Decodes one name=value pair (raw bytes s..end, eq at its '=') into
- * p->name and p->val, one allocation for both: a query of many tiny
- * parameters costs the arena little more than its own length. */
-static int qp_pair(struct qp *p, const char *s, const char *eq, const char *end)
+/* One decoded name=value pair into p->name / p->val. Names and values
+ * are text: valid UTF-8 (the HTTP layer already refused encoded NULs). */
+static int qp_pair(struct qp *p, const http_param *ps)
 {
-	size_t nl = (size_t)(eq - s), vl = (size_t)(end - eq - 1);
-	char qn[VALID_QUOTE_BUF], *d = arena_alloc(p->a, nl + vl + 2);
-	int rc;
+	char qn[VALID_QUOTE_BUF];
 
-	if (!d) {
-		rc = qp_nomem(p);
-		goto out;
+	p->name = ps->name;
+	p->namelen = strlen(ps->name);
+	p->val = ps->value;
+	p->vallen = strlen(ps->value);
+	if (!valid_utf8(p->name, p->namelen)) {
+		qp_quote(p->name, p->namelen, qn);
+		return qp_fail(p, ERR_INVALID, "non-UTF-8 text in parameter name \"%s\"", qn);
 	}
-	p->name = d;
-	p->val = d + nl + 1;
-	rc = qp_decode(s, nl, d, &p->namelen);
-	if (rc) {
-		qp_quote(s, nl, qn);
-		rc = qp_fail(p, rc, "invalid percent-encoding, NUL or non-UTF-8 text in parameter name \"%s\"", qn);
-		goto out;
-	}
-	rc = qp_decode(eq + 1, vl, d + nl + 1, &p->vallen);
-	if (rc)
-		rc = qp_bad(p, rc, "invalid percent-encoding, NUL or non-UTF-8 text in the value", NULL, 0);
-out:
-	return rc;
+	if (!valid_utf8(p->val, p->vallen))
+		return qp_bad(p, ERR_INVALID, "non-UTF-8 text in the value", NULL, 0);
+	return 0;
 }
 
-int search_query_parse(arena_t *a, const char *rtype, const char *qs, size_t len, const search_limits *lim,
-		       search_query *out, char *why, size_t whylen)
+int search_query_parse_params(arena_t *a, const char *rtype, const http_param *params, size_t n,
+			      const search_limits *lim, search_query *out, char *why, size_t whylen)
 {
 	struct qp p;
-	const char *s = qs, *e = qs + len, *amp, *eq;
 	size_t nodes0;
 	int rc = 0;
 
@@ -1758,28 +1684,22 @@ int search_query_parse(arena_t *a, const char *rtype, const char *qs, size_t len
 	out->count = lim->count_default < lim->count_max ? lim->count_default : lim->count_max;
 	out->since_us = INT64_MIN;
 	out->self = "";
-	for (; qs && len; s = amp + 1) {
-		amp = memchr(s, '&', (size_t)(e - s));
-		if (!amp)
-			amp = e;
-		eq = memchr(s, '=', (size_t)(amp - s));
+	for (size_t i = 0; i < n; i++) {
 		/* "If the value is empty, the parameter is ignored"
 		 * (search.html#search); so is a name with no '=' at all. */
-		if (eq && eq + 1 < amp) {
-			if ((rc = qp_pair(&p, s, eq, amp)))
-				goto out;
-			p.unsup[0] = '\0';
-			nodes0 = p.nodes;
-			rc = qp_one(&p);
-			if (rc == QP_UNSUP) {
-				p.nodes = nodes0;
-				rc = qp_ignore(&p);
-			}
-			if (rc)
-				goto out;
+		if (!*params[i].value)
+			continue;
+		if ((rc = qp_pair(&p, &params[i])))
+			goto out;
+		p.unsup[0] = '\0';
+		nodes0 = p.nodes;
+		rc = qp_one(&p);
+		if (rc == QP_UNSUP) {
+			p.nodes = nodes0;
+			rc = qp_ignore(&p);
 		}
-		if (amp == e)
-			break;
+		if (rc)
+			goto out;
 	}
 	if (p.count_zero)
 		out->summary = SEARCH_SUMMARY_COUNT;
@@ -1789,4 +1709,34 @@ int search_query_parse(arena_t *a, const char *rtype, const char *qs, size_t len
 		why[0] = '\0';
 out:
 	return rc;
+}
+
+int search_query_parse(arena_t *a, const char *rtype, const char *qs, size_t len, const search_limits *lim,
+		       search_query *out, char *why, size_t whylen)
+{
+	http_param *ps = NULL;
+	size_t n = 0, amps = 1;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (why && whylen)
+		why[0] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		if (qs[i] == '\0') {
+			if (why && whylen)
+				snprintf(why, whylen, "the query contains a NUL byte");
+			return ERR_INVALID;
+		}
+		amps += qs[i] == '&';
+	}
+	/* application/x-www-form-urlencoded, decoded by the HTTP layer's own
+	 * parser; its only ERR_TOOBIG here is the arena's cap */
+	rc = len ? http_query_parse(a, qs, len, amps, &ps, &n) : 0;
+	if (rc) {
+		if (why && whylen)
+			snprintf(why, whylen, rc == ERR_INVALID ? "invalid percent-encoding or an encoded NUL in the query"
+								: "the query needs more memory than one request may use");
+		return rc == ERR_INVALID ? rc : ERR_NOMEM;
+	}
+	return search_query_parse_params(a, rtype, ps, n, lim, out, why, whylen);
 }

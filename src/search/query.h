@@ -2,10 +2,10 @@
  * query.h - search query parsing (hl7.org/fhir/R4/search.html) into a
  * backend-neutral plan that each store backend compiles to its own SQL.
  *
- * Input is the query string exactly as received (application/
- * x-www-form-urlencoded: from the URL, or the body of POST _search): the
- * parser percent-decodes names and values itself ('+' is a space), splits
- * ORs on unescaped ',' and AND on repeated names, components on unescaped
+ * Input is either the decoded parameters (search_query_parse_params: what
+ * the HTTP layer hands over) or a raw application/x-www-form-urlencoded
+ * string (search_query_parse: decoded with http_query_parse first). The
+ * parser splits ORs on unescaped ',' and AND on repeated names, components on unescaped
  * '|' and '$', and then undoes the escapes \, \| \$ \\ (search.html#escaping).
  * Every value is parsed by its parameter's type here, so a malformed
  * value (bad date, unknown prefix, non-number) is ERR_INVALID whatever the
@@ -56,6 +56,7 @@
 #define FHIRD_SEARCH_QUERY_H
 
 #include "core/arena.h"
+#include "http/http.h"
 #include "params.h"
 
 #include <stddef.h>
@@ -235,5 +236,11 @@ typedef struct search_limits {
  * exceeded), ERR_NOMEM (arena cap). */
 int search_query_parse(arena_t *a, const char *rtype, const char *qs, size_t len, const search_limits *lim,
 		       search_query *out, char *why, size_t whylen);
+
+/* The same from parameters the HTTP layer already decoded (names and
+ * values as received, in order): what request handlers call, so that a
+ * query is percent-decoded exactly once. */
+int search_query_parse_params(arena_t *a, const char *rtype, const http_param *params, size_t n,
+			      const search_limits *lim, search_query *out, char *why, size_t whylen);
 
 #endif

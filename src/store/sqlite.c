@@ -430,7 +430,7 @@ static int sq_match_run(sqlite3 *db, sqlite3_stmt *by_ident, sqlite3_stmt *by_id
 
 	*n = 0;
 	if (c->q)
-		return sq_search_ids(db, type, c->q, ids, max, n);
+		return sq_search_ids(db, c->q, ids, max, n);
 	if (!c->has_ident && !c->id)
 		return ERR_INVALID; /* no criteria would match everything: refuse */
 	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);

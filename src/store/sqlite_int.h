@@ -100,7 +100,7 @@ int sq_index_check(struct sq *s);
 
 /* sqlite_search.c */
 int sq_search(void *impl, const store_search_q *q, store_search_page *out, char *why, size_t whylen);
-int sq_search_ids(sqlite3 *db, const char *type, const search_query *q, char (*ids)[65], size_t max, size_t *n);
+int sq_search_ids(sqlite3 *db, const search_query *q, char (*ids)[65], size_t max, size_t *n);
 int sq_referrers(void *impl, const uint32_t *params, size_t np, const char *type, const char *id, size_t max,
 		 store_version_t **items, size_t *n);
 

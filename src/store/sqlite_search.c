@@ -53,7 +53,6 @@ struct sqs {
 	size_t nb, cap;
 	int err;
 	const search_query *q;
-	const char **why;
 	/* owned strings (prefix upper bounds) */
 	char **own;
 	size_t nown, capown;
@@ -224,7 +223,7 @@ static void sqs_p(struct sqs *x, const char *alias, const search_param *p, enum 
 	const search_query *q = x->q;
 
 	sqs_add(x, alias);
-	if (q->rtype || strcmp(p->rtype, "") == 0) {
+	if (q->rtype) {
 		sqs_add(x, ".p = ");
 		sqs_int(x, sqs_pid(p, m));
 		return;
@@ -1463,14 +1462,13 @@ int sq_search(void *impl, const store_search_q *sq, store_search_page *out, char
 	return rc;
 }
 
-int sq_search_ids(sqlite3 *db, const char *type, const search_query *q, char (*ids)[65], size_t max, size_t *n)
+int sq_search_ids(sqlite3 *db, const search_query *q, char (*ids)[65], size_t max, size_t *n)
 {
 	store_search_q sq = { .q = q, .count = (unsigned)max };
 	store_search_page page;
 	int rc;
 
 	*n = 0;
-	(void)type; /* q->rtype names it */
 	rc = sqs_run(db, NULL, &sq, &page, NULL, 0);
 	if (rc)
 		return rc;
@@ -1478,8 +1476,6 @@ int sq_search_ids(sqlite3 *db, const char *type, const search_query *q, char (*i
 		snprintf(ids[i], 65, "%s", page.items[i].id);
 		(*n)++;
 	}
-	if (page.has_more && *n < max)
-		(*n)++; /* cannot happen: count = max */
 	store_search_page_clear(&page);
 	return 0;
 }
