@@ -47,34 +47,6 @@ int fhir_write_check(const json_t *res, const fhir_type *t, fhir_issue *issue)
 	return fhir_validate_resource(res, t, issue) ? ERR_UNPROCESSABLE : 0;
 }
 
-/* Resource.identifier[] -> (system, value) pairs; strings borrowed from res. */
-static int write_idents(const json_t *res, store_ident **out, size_t *n)
-{
-	const json_t *arr = json_object_get(res, "identifier"), *it;
-	size_t i, k = 0;
-	store_ident *v;
-
-	*out = NULL;
-	*n = 0;
-	if (!json_is_array(arr) || json_array_size(arr) == 0)
-		return 0;
-	v = calloc(json_array_size(arr), sizeof *v);
-	if (!v)
-		return ERR_NOMEM;
-	json_array_foreach(arr, i, it)
-	{
-		const char *val = json_string_value(json_object_get(it, "value"));
-		const char *sys = json_string_value(json_object_get(it, "system"));
-		if (!val)
-			continue;
-		v[k].system = sys ? sys : "";
-		v[k].value = val;
-		k++;
-	}
-	*out = v;
-	*n = k;
-	return 0;
-}
 
 int fhir_write_prepare(fhir_write *w, enum store_op_kind kind, const fhir_type *t, const char *id, json_t *res,
 		       const char *base)
@@ -96,10 +68,6 @@ int fhir_write_prepare(fhir_write *w, enum store_op_kind kind, const fhir_type *
 	rc = fhir_stamp_prepare(res, t->name, w->id, &w->stamp);
 	if (rc)
 		return rc;
-	rc = write_idents(res, &w->idents, &w->op.nidents);
-	if (rc)
-		return rc;
-	w->op.idents = w->idents;
 	/* search index rows: CPU work done here, on the request's thread, so
 	 * that the single writer only inserts them */
 	rc = search_extract(t->name, res, base, &w->rows);
@@ -118,7 +86,6 @@ void fhir_write_fini(fhir_write *w)
 		return;
 	store_version_clear(&w->op.result);
 	fhir_stamp_fini(&w->stamp);
-	free(w->idents);
 	search_rows_clear(&w->rows);
 	json_decref(w->resource);
 	memset(w, 0, sizeof *w);

@@ -2,10 +2,10 @@
  * write.h - turning a parsed resource into a store operation, shared by
  * the REST handlers (rest.c), Bundles (bundle.c) and import: the body
  * checks of http.html#create/#update, canonical serialization (stamp.h),
- * the identifiers the store indexes, and the criteria of conditional
- * interactions (_id and identifier until the search engine lands).
+ * the search index rows the store writes with the version, and the
+ * criteria of conditional interactions (a search).
  *
- * Ownership: a fhir_write owns its stamp, identifier array and a reference
+ * Ownership: a fhir_write owns its stamp, its index rows and a reference
  * to the resource; fhir_write_fini() releases them. store_op_t inside it
  * points into it, so it must not move while the op is in use.
  */
@@ -25,7 +25,6 @@
 typedef struct fhir_write {
 	store_op_t op;
 	fhir_stamp stamp;
-	store_ident *idents;
 	search_rows rows;
 	store_cond cond;
 	char id[65];
@@ -38,7 +37,7 @@ typedef struct fhir_write {
 int fhir_write_check(const json_t *res, const fhir_type *t, fhir_issue *issue);
 
 /* Prepares w for kind on (t, id): serializes res with id, extracts its
- * identifiers and search index rows (base: our base URL, for absolute
+ * search index rows (base: our base URL, for absolute
  * references to ourselves), fills w->op (render = stamp). For DELETE, res is NULL.
  * id NULL for CREATE means "a new random id". Takes a new reference to
  * res. 0, ERR_NOMEM, ERR_INTERNAL. */

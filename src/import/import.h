@@ -79,8 +79,7 @@ typedef struct import_item {
 	int err;               /* 0, or the ERR_* that makes this item bad */
 	char *msg;             /* malloc'd diagnostic when err (may be NULL) */
 	fhir_stamp stamp;      /* the serialized resource */
-	store_ident *idents;
-	search_rows rows;        /* search index rows (extract.h) */   /* one allocation: the array, then its strings */
+	search_rows rows;      /* search index rows (extract.h) */
 } import_item;
 
 /* Marks it bad with a printf-style message (malloc'd; NULL when out of

@@ -8,8 +8,8 @@
  * writer thread spends a similar time per resource in SQLite. So the
  * workers run beside the writer: the main thread commits chunk k while the
  * workers prepare chunks k+1.. . A worker also frees the parsed tree of
- * each line itself, and copies the identifiers the store indexes out of
- * it, so that only the serialized bytes wait for the commit (memory per
+ * each line itself, after extracting the search index rows the store
+ * writes, so that only the serialized bytes and the rows wait for the commit (memory per
  * chunk stays close to the size of its text).
  */
 #include "import.h"
@@ -47,10 +47,8 @@ void import_item_fini(import_item *it, store_op_t *op)
 	if (!it)
 		return;
 	fhir_stamp_fini(&it->stamp);
-	free(it->idents);
 	search_rows_clear(&it->rows);
 	free(it->msg);
-	it->idents = NULL;
 	it->msg = NULL;
 }
 
@@ -73,56 +71,6 @@ int import_item_parse_fail(import_item *it, const char *diag)
 	return import_item_fail(it, ERR_INVALID, "%s", diag);
 }
 
-/* Resource.identifier[] as (system, value) pairs, copied into one
- * allocation (the parsed tree is freed before the commit). Same rules as
- * fhir/write.c: items without a value are left out, no system is "". */
-static int pipe_idents(const json_t *res, store_ident **out, size_t *n)
-{
-	const json_t *arr = json_object_get(res, "identifier"), *x;
-	size_t i, cnt = 0, bytes = 0, k = 0;
-	store_ident *v;
-	char *p;
-
-	*out = NULL;
-	*n = 0;
-	if (!json_is_array(arr))
-		return 0;
-	json_array_foreach(arr, i, x)
-	{
-		const char *val = json_string_value(json_object_get(x, "value"));
-		const char *sys = json_string_value(json_object_get(x, "system"));
-		if (!val)
-			continue;
-		cnt++;
-		bytes += strlen(val) + 1 + (sys ? strlen(sys) : 0) + 1;
-	}
-	if (!cnt)
-		return 0;
-	v = malloc(cnt * sizeof *v + bytes);
-	if (!v)
-		return ERR_NOMEM;
-	p = (char *)(v + cnt);
-	json_array_foreach(arr, i, x)
-	{
-		const char *val = json_string_value(json_object_get(x, "value"));
-		const char *sys = json_string_value(json_object_get(x, "system"));
-		size_t lv, ls;
-		if (!val)
-			continue;
-		lv = strlen(val) + 1;
-		ls = sys ? strlen(sys) + 1 : 1;
-		memcpy(p, val, lv);
-		v[k].value = p;
-		p += lv;
-		memcpy(p, sys ? sys : "", ls);
-		v[k].system = p;
-		p += ls;
-		k++;
-	}
-	*out = v;
-	*n = k;
-	return 0;
-}
 
 int import_item_prepare(import_item *it, store_op_t *op, const json_t *refmap, unsigned max_depth, arena_t *a)
 {
@@ -131,7 +79,6 @@ int import_item_prepare(import_item *it, store_op_t *op, const json_t *refmap, u
 	const char *rt, *diag = NULL;
 	const fhir_type *t;
 	fhir_issue issue;
-	size_t nidents = 0;
 	int rc = 0, kind = it->kind;
 
 	if (it->err || it->ready)
@@ -197,11 +144,6 @@ int import_item_prepare(import_item *it, store_op_t *op, const json_t *refmap, u
 		import_item_fail(it, rc, "%s", err_message(rc));
 		goto out;
 	}
-	rc = pipe_idents(res, &it->idents, &nidents);
-	if (rc) {
-		import_item_fail(it, rc, "Out of memory");
-		goto out;
-	}
 	/* Absolute references to a server's own base are indexed as they are
 	 * written: import does not know the base URL it will be served at. */
 	rc = search_extract(t->name, res, NULL, &it->rows);
@@ -216,8 +158,6 @@ int import_item_prepare(import_item *it, store_op_t *op, const json_t *refmap, u
 	op->method = kind == STORE_OP_CREATE ? "POST" : "PUT";
 	op->render = fhir_stamp_render;
 	op->render_ctx = &it->stamp;
-	op->idents = it->idents;
-	op->nidents = nidents;
 	op->rows = it->rows.v;
 	op->nrows = it->rows.n;
 out:

@@ -21,12 +21,11 @@
  * - lastUpdated is strictly increasing over the whole store (one
  *   microsecond apart at least), so _since and _at are exact.
  *
- * Schema (user_version 2):
+ * Schema (user_version 3):
  *   version(seq INTEGER PRIMARY KEY, type, id, vid, updated_us, method,
  *           deleted, body)   every version of every resource, seq = order
  *   current(type, id, vid, seq, deleted)   newest version per resource
- *   ident(type, value, system, seq, id)    identifiers per version; a row
- *                                          matches while its seq is current
+ *   ix_*                                   search indexes (sqlite_index.c)
  */
 #include "backend.h"
 #include "sqlite_int.h"
@@ -82,7 +81,9 @@ static const char *const sq_migrations[] = {
 	 * the current one of a live resource (delete versions have no rows),
 	 * so current(seq) is the join that hides old and deleted versions.
 	 * Each table is keyed (p, value.., seq) to drive a search from a value
-	 * and indexed (seq, p) to test one resource's values. */
+	 * and indexed (seq, p) to test one resource's values. The identifier
+	 * table of 1 -> 2 is covered by the token index and goes. */
+	"DROP TABLE ident;"
 	"CREATE UNIQUE INDEX current_seq ON current(seq, deleted);"
 	"CREATE TABLE ix_tok(p INTEGER NOT NULL, code TEXT NOT NULL, seq INTEGER NOT NULL, sys TEXT NOT NULL,"
 	"  PRIMARY KEY(p, code, seq, sys)) WITHOUT ROWID;"
@@ -112,36 +113,20 @@ static const char *const sq_migrations[] = {
 
 #define SQ_COLS "v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body"
 
-/* Conditional matching (store_cond), shared by readers and the writer:
- * ?1 type, ?2 _id or NULL, ?3 system or NULL, ?4 value or NULL, ?5 limit. */
-#define SQ_MATCH_IDENT                                                                                         \
-	"SELECT DISTINCT i.id FROM ident i JOIN current c ON c.type = i.type AND c.id = i.id AND c.seq = i.seq "\
-	"WHERE i.type = ?1 AND (?4 IS NULL OR i.value = ?4) AND (?3 IS NULL OR i.system = ?3) "                \
-	"AND (?2 IS NULL OR i.id = ?2) AND c.deleted = 0 LIMIT ?5"
-#define SQ_MATCH_ID "SELECT id FROM current WHERE type = ?1 AND id = ?2 AND deleted = 0 LIMIT ?5"
-
-enum sq_read_stmt { SQ_READ, SQ_VREAD, SQ_MATCH_I, SQ_MATCH_D, SQ_NREAD };
+enum sq_read_stmt { SQ_READ, SQ_VREAD, SQ_NREAD };
 static const char *const sq_read_sql[SQ_NREAD] = {
 	[SQ_READ] = "SELECT " SQ_COLS " FROM current c JOIN version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2",
 	[SQ_VREAD] = "SELECT " SQ_COLS " FROM version v WHERE v.type = ?1 AND v.id = ?2 AND v.vid = ?3",
-	[SQ_MATCH_I] = SQ_MATCH_IDENT,
-	[SQ_MATCH_D] = SQ_MATCH_ID,
 };
 
 enum sq_write_stmt {
 	SQ_W_CUR,
 	SQ_W_INS_VER,
 	SQ_W_UPS_CUR,
-	SQ_W_IDENT_INS,
-	SQ_W_MATCH_I,
-	SQ_W_MATCH_D,
 	SQ_W_READ,
 	SQ_NWRITE
 };
 static const char *const sq_write_sql[SQ_NWRITE] = {
-	[SQ_W_IDENT_INS] = "INSERT OR IGNORE INTO ident(type, id, system, value, seq) VALUES(?1, ?2, ?3, ?4, ?5)",
-	[SQ_W_MATCH_I] = SQ_MATCH_IDENT,
-	[SQ_W_MATCH_D] = SQ_MATCH_ID,
 	[SQ_W_READ] = "SELECT " SQ_COLS " FROM current c JOIN version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2",
 	[SQ_W_CUR] = "SELECT vid, deleted FROM current WHERE type = ?1 AND id = ?2",
 	[SQ_W_INS_VER] = "INSERT INTO version(type, id, vid, updated_us, method, deleted, body) "
@@ -421,51 +406,21 @@ out:
 	return rc;
 }
 
-/* Runs a conditional match on a connection's prepared statements. */
-static int sq_match_run(sqlite3 *db, sqlite3_stmt *by_ident, sqlite3_stmt *by_id, const char *type,
-			const store_cond *c, char (*ids)[65], size_t max, size_t *n)
+/* Conditional matching runs the criteria as a search, on the connection
+ * given (a reader's, or the writer's inside its transaction). */
+static int sq_match_run(sqlite3 *db, const store_cond *c, char (*ids)[65], size_t max, size_t *n)
 {
-	sqlite3_stmt *st = c->has_ident ? by_ident : by_id;
-	int step, rc = 0;
-
 	*n = 0;
-	if (c->q)
-		return sq_search_ids(db, c->q, ids, max, n);
-	if (!c->has_ident && !c->id)
+	if (!c->q || c->q->nclauses == 0)
 		return ERR_INVALID; /* no criteria would match everything: refuse */
-	sqlite3_bind_text(st, 1, type, -1, SQLITE_STATIC);
-	if (c->id)
-		sqlite3_bind_text(st, 2, c->id, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 2);
-	if (c->has_ident && c->system)
-		sqlite3_bind_text(st, 3, c->system, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 3);
-	if (c->has_ident && c->value)
-		sqlite3_bind_text(st, 4, c->value, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 4);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)max);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
-		const unsigned char *id = sqlite3_column_text(st, 0);
-		snprintf(ids[*n], 65, "%s", id ? (const char *)id : "");
-		(*n)++;
-	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE) {
-		log_error("msg=\"match failed\" err=\"%s\"", sqlite3_errmsg(db));
-		rc = ERR_DB;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc;
+	return sq_search_ids(db, c->q, ids, max, n);
 }
 
 static int sq_match(void *impl, const char *type, const store_cond *c, char (*ids)[65], size_t max, size_t *n)
 {
 	struct sq *s = impl;
 	struct sq_reader *r = sq_reader_get(s);
-	int rc = sq_match_run(r->db, r->st[SQ_MATCH_I], r->st[SQ_MATCH_D], type, c, ids, max, n);
+	int rc = sq_match_run(r->db, c, ids, max, n);
 	sq_reader_put(s, r);
 	return rc;
 }
@@ -482,29 +437,6 @@ static void sq_op_reset(store_op_t *op)
 	op->matches = 0;
 }
 
-/* Records the identifiers of the version seq of (type, id). */
-static int sq_idents_write(struct sq *s, const char *type, const char *id, int64_t seq, const store_ident *idents,
-			   size_t n)
-{
-	sqlite3_stmt *ins = s->wst[SQ_W_IDENT_INS];
-	int step;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!idents[i].value)
-			continue;
-		sqlite3_bind_text(ins, 1, type, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 2, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 3, idents[i].system ? idents[i].system : "", -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 4, idents[i].value, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(ins, 5, seq);
-		step = sqlite3_step(ins);
-		sqlite3_reset(ins);
-		sqlite3_clear_bindings(ins);
-		if (step != SQLITE_DONE)
-			return ERR_DB;
-	}
-	return 0;
-}
 
 /* Writes one version of (type, id): the core of every operation. */
 static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int deleted)
@@ -577,8 +509,6 @@ static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int de
 	sqlite3_clear_bindings(ups);
 	if (step != SQLITE_DONE)
 		goto dberr;
-	if (!deleted && sq_idents_write(s, op->type, id, op->result.seq, op->idents, op->nidents))
-		goto dberr;
 	if (!deleted && !s->defer_rows && (rc = sq_index_write(s, op->result.seq, id, op->rows, op->nrows)) != 0)
 		goto out;
 
@@ -645,7 +575,7 @@ static int sq_apply(struct sq *s, store_op_t *op)
 			}
 			buf = many;
 		}
-		rc = sq_match_run(s->wdb, s->wst[SQ_W_MATCH_I], s->wst[SQ_W_MATCH_D], op->type, op->cond, buf, max,
+		rc = sq_match_run(s->wdb, op->cond, buf, max,
 				  &n);
 		if (rc)
 			goto out;

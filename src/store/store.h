@@ -62,24 +62,10 @@ enum store_op_kind {
 typedef int (*store_render_fn)(void *ctx, const char *id, int64_t vid, const char *last_updated, char **out,
 			       size_t *out_len);
 
-/* A business identifier of a resource (Resource.identifier), indexed so
- * that conditional interactions can find resources by it. system "" when
- * the identifier has none. The strings are borrowed. */
-typedef struct store_ident {
-	const char *system;
-	const char *value;
-} store_ident;
-
-/* Search criteria of a conditional interaction, ANDed: _id and/or
- * identifier ([system]|[value], either part may be absent). Only current,
- * non-deleted resources match. The full search engine replaces this later. */
+/* Criteria of a conditional interaction: a search (search/query.h) on
+ * the op's type; only current, non-deleted resources match. */
 typedef struct store_cond {
-	const search_query *q; /* when set: the full search criteria (the
-				  fields below are ignored) */
-	const char *id;     /* _id, or NULL */
-	int has_ident;
-	const char *system; /* NULL: any system; "" : no system */
-	const char *value;  /* NULL: any value */
+	const search_query *q;
 } store_cond;
 
 typedef struct store_op {
@@ -91,8 +77,6 @@ typedef struct store_op {
 	store_render_fn render;/* CREATE and UPDATE */
 	void *render_ctx;
 	const char *method;    /* recorded in history: "POST" / "PUT" / "DELETE" */
-	const store_ident *idents; /* identifiers of the new version (CREATE/UPDATE) */
-	size_t nidents;
 	const search_row *rows;    /* search index rows of the new version (extract.h) */
 	size_t nrows;
 	/* Conditional interactions, resolved inside the transaction so that the

@@ -4,6 +4,8 @@
  * snapshot, concurrent writers, and durability across close/reopen.
  */
 #include "core/err.h"
+#include "search/params.h"
+#include "search/query.h"
 #include "store/store.h"
 
 #include <pthread.h>
@@ -293,32 +295,64 @@ static void test_history_at(void **state)
 	store_history_page_clear(&p);
 }
 
+/* One identifier of a Patient as the search index row extraction makes
+ * for it (extract.h: TOKEN, system "" when none). */
+static search_row ident_row(const char *sys, const char *val)
+{
+	search_row r;
+	memset(&r, 0, sizeof r);
+	r.p = search_param_id(search_param_find("Patient", "identifier"));
+	r.kind = SEARCH_ROW_TOKEN;
+	r.sys = (char *)(sys ? sys : "");
+	r.code = (char *)val;
+	return r;
+}
+
 static int put_ident(store_t *s, const char *id, const char *sys, const char *val)
 {
-	store_ident ident = { sys, val };
+	search_row row = ident_row(sys, val);
 	store_op_t op = mkop(STORE_OP_UPDATE, "Patient", id, "i");
 	int rc;
-	op.idents = &ident;
-	op.nidents = val ? 1 : 0;
+	op.rows = &row;
+	op.nrows = val ? 1 : 0;
 	rc = store_commit(s, &op, 1, 1);
 	store_version_clear(&op.result);
 	return rc;
+}
+
+/* Conditional criteria are a search on Patient (the strict parse the REST
+ * layer uses), kept in the arena a. */
+static store_cond crit(arena_t *a, const char *qs)
+{
+	search_limits lim = { .max_clauses = 8, .max_values = 8, .max_chain_depth = 2, .count_default = 2,
+			      .count_max = 2, .strict = 1 };
+	search_query *q = arena_calloc(a, 1, sizeof *q);
+	store_cond c = { 0 };
+	char why[128];
+
+	assert_non_null(q);
+	assert_int_equal(search_query_parse(a, "Patient", qs, strlen(qs), &lim, q, why, sizeof why), 0);
+	c.q = q;
+	return c;
 }
 
 /* http.html#ccreate/#cond-update/#cdelete outcomes, decided in the writer */
 static void test_conditional(void **state)
 {
 	struct fixture *f = *state;
-	store_cond c = { .has_ident = 1, .system = "http://sys", .value = "1" };
+	arena_t a;
+	store_cond c, any, nosys, sysonly, c5, byid;
+	search_row id1 = ident_row("http://sys", "1");
 	store_op_t op;
 	char ids[4][65];
 	size_t n;
 
+	arena_init(&a, 1 << 20);
+	c = crit(&a, "identifier=http://sys|1");
 	/* create: no match -> created */
 	op = mkop(STORE_OP_CREATE, "Patient", "c1", "x");
-	store_ident id1 = { "http://sys", "1" };
-	op.idents = &id1;
-	op.nidents = 1;
+	op.rows = &id1;
+	op.nrows = 1;
 	op.cond = &c;
 	assert_int_equal(store_commit(f->s, &op, 1, 1), 0);
 	assert_int_equal(op.created, 1);
@@ -334,9 +368,10 @@ static void test_conditional(void **state)
 	store_version_clear(&op.result);
 	assert_int_equal(store_match(f->s, "Patient", &c, ids, 4, &n), 0);
 	assert_int_equal(n, 1);
-	/* any system / no system / system only */
-	store_cond any = { .has_ident = 1, .value = "1" }, nosys = { .has_ident = 1, .system = "", .value = "1" },
-		   sysonly = { .has_ident = 1, .system = "http://sys" };
+	/* any system / no system / system only (search.html#token) */
+	any = crit(&a, "identifier=1");
+	nosys = crit(&a, "identifier=%7C1");
+	sysonly = crit(&a, "identifier=http://sys%7C");
 	assert_int_equal(store_match(f->s, "Patient", &any, ids, 4, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(store_match(f->s, "Patient", &nosys, ids, 4, &n), 0);
@@ -347,8 +382,8 @@ static void test_conditional(void **state)
 	/* update: one match -> updates that resource, whatever id was proposed */
 	op = mkop(STORE_OP_UPDATE, "Patient", "fresh", "y");
 	op.cond = &c;
-	op.idents = &id1;
-	op.nidents = 1;
+	op.rows = &id1;
+	op.nrows = 1;
 	assert_int_equal(store_commit(f->s, &op, 1, 1), 0);
 	assert_string_equal(op.result.id, "c1");
 	assert_int_equal(op.result.vid, 2);
@@ -381,13 +416,14 @@ static void test_conditional(void **state)
 	/* the index follows the current version: an update dropping the identifier */
 	assert_int_equal(put_ident(f->s, "c5", "http://sys", "5"), 0);
 	assert_int_equal(put_ident(f->s, "c5", NULL, NULL), 0);
-	store_cond c5 = { .has_ident = 1, .value = "5" };
+	c5 = crit(&a, "identifier=5");
 	assert_int_equal(store_match(f->s, "Patient", &c5, ids, 4, &n), 0);
 	assert_int_equal(n, 0);
 	/* _id */
-	store_cond byid = { .id = "c5" };
+	byid = crit(&a, "_id=c5");
 	assert_int_equal(store_match(f->s, "Patient", &byid, ids, 4, &n), 0);
 	assert_int_equal(n, 1);
+	arena_fini(&a);
 }
 
 struct writer_arg {
