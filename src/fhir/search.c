@@ -74,8 +74,10 @@ static int srch_params(fhir_req *fr, const http_param **out, size_t *n)
 	all = arena_calloc(req->arena, req->nparams + nb + 1, sizeof *all);
 	if (!all)
 		return ERR_TOOBIG;
-	memcpy(all, req->params, req->nparams * sizeof *all);
-	memcpy(all + req->nparams, body, nb * sizeof *all);
+	if (req->nparams) /* memcpy's source may not be NULL, even for 0 bytes */
+		memcpy(all, req->params, req->nparams * sizeof *all);
+	if (nb)
+		memcpy(all + req->nparams, body, nb * sizeof *all);
 	*out = all;
 	*n = req->nparams + nb;
 	return 0;
