@@ -8,7 +8,7 @@
 #   make fuzz       build the libFuzzer targets in fuzz/
 #   make bench      wrk benchmarks against the real server (and nginx)
 
-PKGS      := libmicrohttpd jansson sqlite3 gnutls nettle
+PKGS      := libmicrohttpd jansson sqlite3 gnutls nettle librhonabwy libargon2
 BUILD     ?= build
 CC        ?= cc
 SAN       ?=

@@ -36,7 +36,14 @@ static const struct cfg_row cfg_rows[] = {
 	  "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-AES-128-CBC:-AES-256-CBC:-CAMELLIA-128-CBC:-CAMELLIA-256-CBC:-SHA1:-RSA:-DHE-RSA:-DHE-DSS:%SERVER_PRECEDENCE",
 	  "GnuTLS priority string (TLS 1.2/1.3, AEAD ciphers, forward secrecy)" },
 	{ "port_file", CFG_STR, O(port_file), 0, 0, "", "write the bound port to this file once listening" },
-	{ "auth", CFG_AUTH, O(auth), 0, 0, "off", "authorization: off (loopback only) or smart" },
+	{ "auth", CFG_AUTH, O(auth), 0, 0, "smart", "authorization: smart (the built-in SMART App Launch server) or off (loopback only, development)" },
+	{ "issuer", CFG_STR, O(issuer), 0, 0, "", "OAuth issuer URL (default: the base URL's origin + /auth)" },
+	{ "access_ttl_s", CFG_UINT, O(access_ttl_s), 60, 86400, "3600", "access token lifetime in seconds" },
+	{ "refresh_ttl_s", CFG_UINT, O(refresh_ttl_s), 60, 31536000, "2592000", "offline_access refresh token lifetime in seconds" },
+	{ "online_ttl_s", CFG_UINT, O(online_ttl_s), 60, 604800, "28800", "online_access refresh token lifetime in seconds" },
+	{ "code_ttl_s", CFG_UINT, O(code_ttl_s), 10, 600, "60", "authorization code lifetime in seconds" },
+	{ "launch_ttl_s", CFG_UINT, O(launch_ttl_s), 10, 86400, "300", "EHR launch value lifetime in seconds" },
+	{ "login_ttl_s", CFG_UINT, O(login_ttl_s), 60, 3600, "600", "time a user has to finish login and consent" },
 	{ "insecure_http", CFG_BOOL, O(insecure_http), 0, 1, "false", "allow plain HTTP on a non-loopback address" },
 	{ "max_body_bytes", CFG_SIZE, O(max_body_bytes), 1024, 1ULL << 32, "16777216", "largest request body (413 beyond)" },
 	{ "max_header_bytes", CFG_SIZE, O(max_header_bytes), 16384, 1 << 22, "65536", "per-connection memory for the request line, query and headers" },
@@ -367,11 +374,33 @@ int config_finish(config_t *c, char *err, size_t errlen)
 		if (!c->base_path)
 			return ERR_NOMEM;
 	}
+	if (!*c->issuer || c->issuer_auto) {
+		int rc = config_derive_issuer(c);
+		if (rc)
+			return rc;
+	}
 	return 0;
 
 bad_listen:
 	snprintf(err, errlen, "listen: '%s' is not ADDR:PORT", c->listen);
 	return ERR_INVALID;
+}
+
+int config_derive_issuer(config_t *c)
+{
+	const char *u = c->base_url;
+	const char *host = u + (strncmp(u, "https://", 8) == 0 ? 8 : 7);
+	const char *slash = strchr(host, '/');
+	size_t origin = slash ? (size_t)(slash - u) : strlen(u);
+	size_t n = origin + sizeof "/auth";
+	char *iss = malloc(n);
+	if (!iss)
+		return ERR_NOMEM;
+	snprintf(iss, n, "%.*s/auth", (int)origin, u);
+	free(c->issuer);
+	c->issuer = iss;
+	c->issuer_auto = 1;
+	return 0;
 }
 
 void config_print_help(void)

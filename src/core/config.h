@@ -28,6 +28,14 @@ typedef struct config {
 	char *tls_priorities;  /* GnuTLS priority string */
 	char *port_file;       /* if set, the bound port is written here */
 	int auth;              /* enum config_auth */
+	char *issuer;          /* OAuth issuer URL, no trailing '/' */
+	int issuer_auto;       /* issuer was derived from base_url */
+	unsigned access_ttl_s; /* access token lifetime */
+	unsigned refresh_ttl_s;/* offline_access refresh token lifetime */
+	unsigned online_ttl_s; /* online_access refresh token lifetime */
+	unsigned code_ttl_s;   /* authorization code lifetime */
+	unsigned launch_ttl_s; /* EHR launch value lifetime */
+	unsigned login_ttl_s;  /* pending authorization request lifetime */
 	int insecure_http;     /* allow plain HTTP on non-loopback */
 	size_t max_body_bytes;
 	size_t max_header_bytes;
@@ -79,6 +87,10 @@ int config_flag_key(const char *flag, char *key, size_t keylen, int *is_bool);
  * (cert without key, auth off on a non-loopback address, plain HTTP on a
  * non-loopback address without insecure_http). */
 int config_finish(config_t *c, char *err, size_t errlen);
+
+/* Sets issuer to base_url's origin + "/auth" (again after main settles
+ * an automatic base URL). 0 / ERR_NOMEM. */
+int config_derive_issuer(config_t *c);
 
 /* 1 when host is a loopback address (127.0.0.0/8, ::1, localhost). */
 int config_host_is_loopback(const char *host);

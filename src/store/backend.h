@@ -22,6 +22,15 @@ struct store_backend {
 			 store_version_t **items, size_t *n);
 	int (*reindex)(void *impl, store_extract_fn fn, void *ctx, size_t *count);
 	int (*index_hash)(void *impl, char *out, size_t cap);
+	/* authorization records (store.h) */
+	int (*auth_put)(void *impl, enum store_auth_kind kind, const char *key, const char *family, const char *value,
+			int64_t exp_us, int replace);
+	int (*auth_get)(void *impl, enum store_auth_kind kind, const char *key, int take, store_auth_rec *out);
+	int (*auth_del)(void *impl, enum store_auth_kind kind, const char *key);
+	int (*auth_list)(void *impl, enum store_auth_kind kind, store_auth_rec **out, size_t *n);
+	int (*auth_revoked)(void *impl, const char *a, const char *b, int *revoked);
+	int (*auth_expire_family)(void *impl, const char *family, int64_t exp_us);
+	int (*auth_purge)(void *impl, int64_t now_us, size_t *n);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -224,6 +224,80 @@ int store_reindex(store_t *s, store_extract_fn fn, void *ctx, size_t *count);
  * (meta table), copied into out; "" when never recorded. */
 int store_index_hash(store_t *s, char *out, size_t cap);
 
+/* ---- authorization records ------------------------------------------
+ *
+ * The SMART server's state (src/auth/) kept next to the resources so that
+ * several fhird processes on one database share it: signing keys, clients,
+ * users, authorization codes, refresh tokens, launch contexts, pending
+ * authorization requests, revocations and the client-assertion jtis seen.
+ * Backend-neutral on purpose: a record is (kind, key) -> a JSON text, with
+ * a family (a grant: revoking it revokes what it issued), an expiry and a
+ * single-use flag. Secrets never arrive here in clear: callers pass hashes
+ * of codes and tokens as keys.
+ *
+ * Every write is durable when the call returns. An expired record (exp_us
+ * set and <= now) behaves as absent for every call. */
+
+enum store_auth_kind {
+	STORE_AUTH_KEY = 1,  /* server signing key: key = kid */
+	STORE_AUTH_CLIENT,   /* registered client: key = client_id */
+	STORE_AUTH_USER,     /* user account: key = username */
+	STORE_AUTH_CODE,     /* authorization code: key = hash of the code */
+	STORE_AUTH_REFRESH,  /* refresh token: key = hash of the token */
+	STORE_AUTH_LAUNCH,   /* EHR launch context: key = hash of the launch value */
+	STORE_AUTH_REQUEST,  /* pending authorization request (login/consent pages) */
+	STORE_AUTH_REVOKED,  /* revoked access-token jti or grant family: key = that id */
+	STORE_AUTH_JTI       /* client assertion jti seen: key = client_id + " " + jti */
+};
+
+#define STORE_AUTH_KEY_MAX 160
+
+typedef struct store_auth_rec {
+	char key[STORE_AUTH_KEY_MAX];
+	char family[STORE_AUTH_KEY_MAX]; /* "" when none */
+	char *value;                     /* malloc'd JSON text (may be "{}") */
+	int64_t exp_us;                  /* 0: never expires */
+	int64_t created_us;
+	int used;                        /* single-use flag (see store_auth_take) */
+} store_auth_rec;
+
+void store_auth_rec_clear(store_auth_rec *r);
+
+/* Writes a record. replace=1: insert or overwrite (used reset to 0).
+ * replace=0: ERR_CONFLICT when a live record with that key exists (an
+ * expired one is overwritten). family may be NULL. exp_us 0: never.
+ * Keys longer than STORE_AUTH_KEY_MAX-1: ERR_INVALID. ERR_DB. */
+int store_auth_put(store_t *s, enum store_auth_kind kind, const char *key, const char *family, const char *value,
+		   int64_t exp_us, int replace);
+
+/* Reads a live record into out. ERR_NOTFOUND when absent or expired. */
+int store_auth_get(store_t *s, enum store_auth_kind kind, const char *key, store_auth_rec *out);
+
+/* Single use, atomically: reads the live record and marks it used in one
+ * transaction. out->used is the flag as it was BEFORE this call, so of
+ * two concurrent takers exactly one sees 0. ERR_NOTFOUND when absent or
+ * expired. */
+int store_auth_take(store_t *s, enum store_auth_kind kind, const char *key, store_auth_rec *out);
+
+/* Removes a record (no error when absent). */
+int store_auth_del(store_t *s, enum store_auth_kind kind, const char *key);
+
+/* Live records of a kind, ordered by created_us then key: *out is a
+ * malloc'd array of *n (each to be cleared), NULL when none. */
+int store_auth_list(store_t *s, enum store_auth_kind kind, store_auth_rec **out, size_t *n);
+
+/* The per-request revocation check, on a read connection: *revoked = 1
+ * when a live STORE_AUTH_REVOKED record exists for key a or key b (either
+ * may be NULL or ""). */
+int store_auth_revoked(store_t *s, const char *a, const char *b, int *revoked);
+
+/* Sets exp_us on every live record of the family (all kinds): used to end
+ * a grant's refresh tokens at once. */
+int store_auth_expire_family(store_t *s, const char *family, int64_t exp_us);
+
+/* Deletes records that expired before now_us. *n = how many. */
+int store_auth_purge(store_t *s, int64_t now_us, size_t *n);
+
 typedef struct store_options {
 	const char *path;         /* SQLite file */
 	/* Used at open when the indexes were built with another parameter

@@ -1,0 +1,50 @@
+/*
+ * oauth.h - the SMART App Launch 2.2 authorization server: discovery
+ * documents, the authorize endpoint with its HTML pages (login, patient
+ * picker, consent), the token, introspection, revocation and JWKS
+ * endpoints.
+ *
+ * URLs (origin = scheme://host:port of the FHIR base URL; issuer =
+ * cfg->issuer, by default origin + "/auth"):
+ *   GET  [base]/.well-known/smart-configuration    public, CORS *
+ *   GET  /auth/.well-known/openid-configuration    public, CORS *
+ *   GET|POST /auth/authorize                        RFC 6749 4.1.1 + PKCE
+ *   POST /auth/login, /auth/pick, /auth/consent     the pages' forms
+ *   POST /auth/token                                RFC 6749 4.1.3, 6; SMART backend services
+ *   POST /auth/introspect                           RFC 7662
+ *   POST /auth/revoke                               RFC 7009
+ *   GET  /auth/jwks                                 public keys
+ *
+ * Pages are server-rendered HTML without JavaScript, every value escaped,
+ * with Cache-Control: no-store, Content-Security-Policy (default-src
+ * 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors
+ * 'none'), X-Frame-Options: DENY, Referrer-Policy: no-referrer. A pending
+ * authorization is a STORE_AUTH_REQUEST record named by a random id; it
+ * is bound to the browser by an HttpOnly SameSite=Strict cookie and each
+ * form carries a CSRF token checked against the record.
+ *
+ * Ownership: main owns the oauth_t; it borrows cfg, store and tokens,
+ * which must outlive it. Thread-safe.
+ */
+#ifndef FHIRD_AUTH_OAUTH_H
+#define FHIRD_AUTH_OAUTH_H
+
+#include "auth/token.h"
+#include "core/config.h"
+#include "http/http.h"
+#include "store/store.h"
+
+typedef struct oauth oauth_t;
+
+int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t **out);
+void oauth_free(oauth_t *o);
+
+/* 1 when req's path belongs to the authorization server (resp is then
+ * filled), 0 when it does not (the caller passes it on to FHIR). */
+int oauth_handle(oauth_t *o, http_request *req, http_response *resp);
+
+/* The SMART configuration document (JSON text, malloc'd) - also what the
+ * CapabilityStatement's oauth-uris extension is built from. */
+int oauth_smart_configuration(const oauth_t *o, char **json, size_t *len);
+
+#endif
