@@ -11,6 +11,7 @@
  */
 #include "auth/auth.h"
 #include "auth/registry.h"
+#include "auth/token.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -174,6 +175,7 @@ static int main_serve(int argc, char **argv)
 	config_t cfg;
 	store_t *store = NULL;
 	auth_t *auth = NULL;
+	auth_tokens *tokens = NULL;
 	http_server *srv = NULL;
 	fhir_app app;
 	store_options so;
@@ -248,9 +250,6 @@ static int main_serve(int argc, char **argv)
 		goto out;
 	}
 	app.store = store;
-	if (auth_new(&cfg, &auth))
-		goto out;
-	app.auth = auth;
 
 	if (auto_base) {
 		/* Port 0: the base URL can only name the port the kernel chose. */
@@ -262,7 +261,20 @@ static int main_serve(int argc, char **argv)
 		cfg.base_url = strdup(url);
 		if (!cfg.base_url)
 			goto out;
+		if (cfg.issuer_auto && config_derive_issuer(&cfg))
+			goto out;
 	}
+	if (cfg.auth != CONFIG_AUTH_OFF) {
+		/* Signing keys live in the database: the first start makes one. */
+		rc = auth_tokens_new(store, cfg.issuer, cfg.base_url, cfg.access_ttl_s, &tokens);
+		if (rc) {
+			log_error("msg=\"cannot load or create the signing keys\" err=%s", err_name(rc));
+			goto out;
+		}
+	}
+	if (auth_new(&cfg, tokens, &auth))
+		goto out;
+	app.auth = auth;
 	if (fhir_capability_build(&app))
 		goto out;
 	if (http_server_start(srv))
@@ -285,8 +297,9 @@ static int main_serve(int argc, char **argv)
 	status = 0;
 out:
 	http_server_stop(srv, cfg.shutdown_grace_s);
-	store_close(store);
 	auth_free(auth);
+	auth_tokens_free(tokens);
+	store_close(store);
 	free(app.capability);
 	search_extract_fini();
 	if (status == 0)

@@ -208,3 +208,8 @@ int store_auth_purge(store_t *s, int64_t now_us, size_t *n)
 {
 	return s->be->auth_purge(s->impl, now_us, n);
 }
+
+int store_compartment_member(store_t *s, const char *type, int64_t seq, const char *patient, int *yes)
+{
+	return s->be->compartment_member(s->impl, type, seq, patient, yes);
+}
