@@ -166,6 +166,7 @@ int store_auth_put(store_t *s, enum store_auth_kind kind, const char *key, const
 
 int store_auth_get(store_t *s, enum store_auth_kind kind, const char *key, store_auth_rec *out)
 {
+	memset(out, 0, sizeof *out); /* clearable whatever happens */
 	if (!key || strlen(key) >= STORE_AUTH_KEY_MAX)
 		return ERR_NOTFOUND; /* could never have been stored */
 	return s->be->auth_get(s->impl, kind, key, 0, out);
@@ -173,6 +174,7 @@ int store_auth_get(store_t *s, enum store_auth_kind kind, const char *key, store
 
 int store_auth_take(store_t *s, enum store_auth_kind kind, const char *key, store_auth_rec *out)
 {
+	memset(out, 0, sizeof *out);
 	if (!key || strlen(key) >= STORE_AUTH_KEY_MAX)
 		return ERR_NOTFOUND;
 	return s->be->auth_get(s->impl, kind, key, 1, out);

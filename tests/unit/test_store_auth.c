@@ -123,6 +123,12 @@ static void test_put_get_replace_conflict(void **state)
 	assert_int_equal(store_auth_put(f->s, STORE_AUTH_CODE, longkey, NULL, "{}", 0, 0), ERR_INVALID);
 	assert_int_equal(store_auth_put(f->s, STORE_AUTH_CODE, "", NULL, "{}", 0, 0), ERR_INVALID);
 	assert_int_equal(store_auth_put(f->s, STORE_AUTH_CODE, "c", longkey, "{}", 0, 0), ERR_INVALID);
+	r.value = (char *)1; /* out is cleared even when the key could never exist */
+	assert_int_equal(store_auth_get(f->s, STORE_AUTH_CODE, longkey, &r), ERR_NOTFOUND);
+	assert_null(r.value);
+	assert_int_equal(store_auth_take(f->s, STORE_AUTH_CODE, longkey, &r), ERR_NOTFOUND);
+	assert_null(r.value);
+	assert_int_equal(store_auth_del(f->s, STORE_AUTH_CODE, longkey), 0);
 	longkey[STORE_AUTH_KEY_MAX - 1] = '\0'; /* exactly the maximum fits */
 	assert_int_equal(store_auth_put(f->s, STORE_AUTH_CODE, longkey, longkey, "{}", 0, 0), 0);
 	assert_int_equal(store_auth_get(f->s, STORE_AUTH_CODE, longkey, &r), 0);
