@@ -299,17 +299,10 @@ static void test_redirect_exact(void **state)
 	auth_client_fini(&got);
 }
 
-static double elapsed_s(struct timespec a, struct timespec b)
-{
-	return (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-}
-
 static void test_user_login(void **state)
 {
 	struct fixture *f = *state;
 	auth_user u;
-	struct timespec t0, t1, t2;
-	double known, unknown;
 
 	assert_int_equal(auth_user_add(f->s, "alice@example.org", "Patient/85", "correct horse"), 0);
 	assert_int_equal(auth_user_add(f->s, "alice@example.org", "Patient/86", "other"), ERR_CONFLICT);
@@ -321,18 +314,13 @@ static void test_user_login(void **state)
 	assert_int_equal(strncmp(u.phc, "$argon2id$", 10), 0);
 	assert_null(strstr(u.phc, "correct horse"));
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(auth_user_login(f->s, "alice@example.org", "correct horsE", &u), ERR_UNAUTHORIZED);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* An unknown user is verified against a dummy argon2 hash (same work
+	 * as a wrong password); the time is not asserted here (no timed
+	 * tests) - registry.c's auth_user_login shows the dummy path. */
 	assert_int_equal(auth_user_login(f->s, "mallory", "correct horse", &u), ERR_UNAUTHORIZED);
-	clock_gettime(CLOCK_MONOTONIC, &t2);
 	assert_string_equal(u.username, "");
 	assert_string_equal(u.fhir_user, "");
-	/* an unknown user costs an argon2 verification too (the first call
-	 * computed the dummy hash, so this one is a verification only) */
-	known = elapsed_s(t0, t1);
-	unknown = elapsed_s(t1, t2);
-	assert_true(unknown > known * 0.4);
 
 	assert_int_equal(auth_user_login(f->s, "alice@example.org", "", &u), ERR_UNAUTHORIZED);
 	assert_int_equal(auth_user_login(f->s, "alice@example.org", NULL, &u), ERR_UNAUTHORIZED);
