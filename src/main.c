@@ -10,6 +10,8 @@
  * cannot bind), 2 usage error (unknown flag, bad value, refused setting).
  */
 #include "auth/auth.h"
+#include "auth/oauth.h"
+#include "auth/token.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -164,12 +166,30 @@ static int main_write_port(const char *file, unsigned port)
 	return 0;
 }
 
+/* The listener's application: the authorization server's paths first
+ * (discovery, /auth/...), FHIR for everything else. oauth is filled in
+ * after the store is open, before the listener starts serving. */
+typedef struct main_app {
+	fhir_app *fhir;
+	oauth_t *oauth;
+} main_app;
+
+static void main_handle(void *app, http_request *req, http_response *resp)
+{
+	main_app *m = app;
+	if (m->oauth && oauth_handle(m->oauth, req, resp))
+		return;
+	fhir_handle(m->fhir, req, resp);
+}
+
 static int main_serve(int argc, char **argv)
 {
 	config_t cfg;
 	store_t *store = NULL;
 	auth_t *auth = NULL;
 	http_server *srv = NULL;
+	auth_tokens *tokens = NULL;
+	main_app mapp;
 	fhir_app app;
 	store_options so;
 	sigset_t sigs;
@@ -183,6 +203,8 @@ static int main_serve(int argc, char **argv)
 			return 0;
 		}
 	memset(&app, 0, sizeof app);
+	memset(&mapp, 0, sizeof mapp);
+	mapp.fhir = &app;
 	if (config_init(&cfg)) {
 		fprintf(stderr, "fhird: out of memory\n");
 		return 1;
@@ -217,7 +239,7 @@ static int main_serve(int argc, char **argv)
 		goto out;
 	}
 	/* Bind first: a port in use must not leave a new, empty database behind. */
-	rc = http_server_new(&cfg, fhir_handle, &app, &srv, &port);
+	rc = http_server_new(&cfg, main_handle, &mapp, &srv, &port);
 	if (rc)
 		goto out;
 	main_db_dir(cfg.db);
@@ -243,9 +265,6 @@ static int main_serve(int argc, char **argv)
 		goto out;
 	}
 	app.store = store;
-	if (auth_new(&cfg, &auth))
-		goto out;
-	app.auth = auth;
 
 	if (auto_base) {
 		/* Port 0: the base URL can only name the port the kernel chose. */
@@ -255,9 +274,20 @@ static int main_serve(int argc, char **argv)
 		snprintf(url, sizeof url, "%s://%s:%u%s", *cfg.tls_cert ? "https" : "http", host, port, cfg.base_path);
 		free(cfg.base_url);
 		cfg.base_url = strdup(url);
-		if (!cfg.base_url)
+		if (!cfg.base_url || (cfg.issuer_auto && config_derive_issuer(&cfg)))
 			goto out;
 	}
+	/* The token signer needs the settled issuer and audience. */
+	rc = auth_tokens_new(store, cfg.issuer, cfg.base_url, cfg.access_ttl_s, &tokens);
+	if (rc) {
+		log_error("msg=\"cannot load the signing keys\" err=%s", err_name(rc));
+		goto out;
+	}
+	if (auth_new(&cfg, &auth))
+		goto out;
+	app.auth = auth;
+	if (oauth_new(&cfg, store, tokens, &mapp.oauth))
+		goto out;
 	if (fhir_capability_build(&app))
 		goto out;
 	if (http_server_start(srv))
@@ -280,8 +310,10 @@ static int main_serve(int argc, char **argv)
 	status = 0;
 out:
 	http_server_stop(srv, cfg.shutdown_grace_s);
-	store_close(store);
+	oauth_free(mapp.oauth);
 	auth_free(auth);
+	auth_tokens_free(tokens);
+	store_close(store);
 	free(app.capability);
 	search_extract_fini();
 	if (status == 0)
