@@ -187,8 +187,8 @@ static int main_serve(int argc, char **argv)
 	config_t cfg;
 	store_t *store = NULL;
 	auth_t *auth = NULL;
-	http_server *srv = NULL;
 	auth_tokens *tokens = NULL;
+	http_server *srv = NULL;
 	main_app mapp;
 	fhir_app app;
 	store_options so;
@@ -274,19 +274,25 @@ static int main_serve(int argc, char **argv)
 		snprintf(url, sizeof url, "%s://%s:%u%s", *cfg.tls_cert ? "https" : "http", host, port, cfg.base_path);
 		free(cfg.base_url);
 		cfg.base_url = strdup(url);
-		if (!cfg.base_url || (cfg.issuer_auto && config_derive_issuer(&cfg)))
+		if (!cfg.base_url)
+			goto out;
+		if (cfg.issuer_auto && config_derive_issuer(&cfg))
 			goto out;
 	}
-	/* The token signer needs the settled issuer and audience. */
-	rc = auth_tokens_new(store, cfg.issuer, cfg.base_url, cfg.access_ttl_s, &tokens);
-	if (rc) {
-		log_error("msg=\"cannot load the signing keys\" err=%s", err_name(rc));
-		goto out;
+	if (cfg.auth != CONFIG_AUTH_OFF) {
+		/* Signing keys live in the database: the first start makes one. */
+		rc = auth_tokens_new(store, cfg.issuer, cfg.base_url, cfg.access_ttl_s, &tokens);
+		if (rc) {
+			log_error("msg=\"cannot load or create the signing keys\" err=%s", err_name(rc));
+			goto out;
+		}
 	}
-	if (auth_new(&cfg, &auth))
+	if (auth_new(&cfg, tokens, &auth))
 		goto out;
 	app.auth = auth;
-	if (oauth_new(&cfg, store, tokens, &mapp.oauth))
+	/* The authorization server signs with the same keys; it exists
+	 * only when tokens do (not with --auth off). */
+	if (tokens && oauth_new(&cfg, store, tokens, &mapp.oauth))
 		goto out;
 	if (fhir_capability_build(&app))
 		goto out;

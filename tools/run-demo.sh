@@ -5,7 +5,7 @@
 #   sh tools/run-demo.sh BIN [EXTRA SERVE FLAGS...]
 #
 # Starts `BIN serve` on 127.0.0.1:8080 with the database ./data/fhird.db and
-# authorization off - the server's own defaults, passed as flags only when
+# the built-in SMART authorization server - the server's own defaults, passed as flags only when
 # the environment does not choose them: any FHIRD_<KEY> variable (FHIRD_LISTEN,
 # FHIRD_DB, FHIRD_AUTH, FHIRD_CONFIG, ...) wins, exactly as for the server
 # itself. When the database file does not exist yet, it first loads
@@ -72,10 +72,10 @@ DEFAULTS=""
 if [ -z "${FHIRD_CONFIG:-}" ]; then
 	[ -z "${FHIRD_LISTEN:-}" ] && DEFAULTS="$DEFAULTS --listen 127.0.0.1:8080"
 	[ -z "${FHIRD_DB:-}" ] && DEFAULTS="$DEFAULTS --db ./data/fhird.db"
-	[ -z "${FHIRD_AUTH:-}" ] && DEFAULTS="$DEFAULTS --auth off"
 fi
 
 DB=$(setting db FHIRD_DB ./data/fhird.db "$@")
+AUTH=$(setting auth FHIRD_AUTH smart "$@")
 LISTEN=$(setting listen FHIRD_LISTEN 127.0.0.1:8080 "$@")
 BASE_URL=$(setting base_url FHIRD_BASE_URL "" "$@")
 TLS_CERT=$(setting tls_cert FHIRD_TLS_CERT "" "$@")
@@ -116,6 +116,30 @@ if [ "$FRESH" = 1 ]; then
 	fi
 fi
 [ "$STOPPING" = 1 ] && exit 130
+
+# SMART demo registrations, once per database: a public client (PKCE) and
+# two users with random passwords, kept next to the database (mode 0600)
+# and printed at every start.
+CREDS="$(dirname "$DB")/demo-credentials.txt"
+if [ "$AUTH" = smart ] && [ ! -s "$CREDS" ]; then
+	mkdir -p "$(dirname "$DB")"
+	PW1=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	PW2=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+	if "$BIN" client add --db "$DB" --id demo-app --type public --name "fhird demo app" \
+		--redirect-uri http://127.0.0.1:9000/callback \
+		--scope "openid fhirUser launch launch/patient offline_access online_access patient/*.rs user/*.rs patient/*.read user/*.read" >/dev/null &&
+		printf '%s\n' "$PW1" | "$BIN" user add --db "$DB" --username demo-patient --fhir-user Patient/85 --password-stdin &&
+		printf '%s\n' "$PW2" | "$BIN" user add --db "$DB" --username demo-doctor --fhir-user Practitioner/demo-doctor --password-stdin; then
+		umask 077
+		cat >"$CREDS" <<CREDS_EOF
+client:    demo-app (public, PKCE S256), redirect_uri http://127.0.0.1:9000/callback
+user:      demo-patient / $PW1  (fhirUser Patient/85)
+user:      demo-doctor / $PW2  (fhirUser Practitioner/demo-doctor; picks a patient)
+CREDS_EOF
+	else
+		echo "run-demo: registering the demo client and users failed" >&2
+	fi
+fi
 
 # A non-interactive shell starts background jobs with SIGINT ignored, so the
 # server would never see Ctrl-C: the trap above forwards it as SIGTERM.
@@ -168,10 +192,22 @@ if [ "$STOPPING" = 0 ]; then
 fhird is running: FHIR base $PUBLIC (database $DB, pid $PID)
 
   curl -s $PUBLIC/metadata
-  curl -s $PUBLIC/Patient/85
-  curl -s -X PUT -H 'Content-Type: application/fhir+json' \\
-       -d '{"resourceType":"Patient","id":"example","name":[{"family":"Doe","given":["Jane"]}]}' \\
-       $PUBLIC/Patient/example
+  curl -s $PUBLIC/.well-known/smart-configuration
+EOF
+	if [ "$AUTH" = smart ] && [ -s "$CREDS" ]; then
+		cat <<EOF
+
+SMART App Launch demo registrations (also in $CREDS):
+$(cat "$CREDS")
+
+A standalone launch starts at ${PUBLIC%/fhir}/auth/authorize?response_type=code&client_id=demo-app
+  &redirect_uri=http://127.0.0.1:9000/callback&scope=openid+fhirUser+launch/patient+patient/*.rs
+  &state=...&aud=$PUBLIC&code_challenge=...&code_challenge_method=S256
+(or point any SMART app, e.g. the fhirclient library, at $PUBLIC with client_id demo-app).
+Every FHIR request needs the access token: curl -H "Authorization: Bearer \$TOKEN" $PUBLIC/Patient/85
+EOF
+	fi
+	cat <<EOF
 
 Press Ctrl-C to stop.
 EOF

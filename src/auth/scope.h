@@ -88,12 +88,13 @@ int scope_format(const scope_set *s, char **out);
 
 /* What may be granted when `req` is asked and `allowed` is what the client
  * is registered for (or what the user consents to): for every requested
- * rule and every allowed rule of the same context whose type covers it
- * ("*" covers any type) and whose constraint is absent or identical, the
- * rule with the requested type (or the allowed type when "*" was asked),
- * the common letters (none -> dropped) and the requested constraint (or
- * the allowed one). Flags and other scopes: the common ones. out is
- * filled fresh. ERR_NOMEM. */
+ * rule and every allowed rule of the same context whose types match ("*"
+ * on either side matches any type) and whose constraints are compatible
+ * (either one absent, or both identical), the rule with the requested type
+ * (or the allowed type when "*" was asked), the common letters (none ->
+ * dropped) and the requested constraint (or the allowed one when none was
+ * asked). Flags and other scopes: the common ones. out is filled fresh.
+ * ERR_NOMEM. */
 int scope_intersect(const scope_set *req, const scope_set *allowed, scope_set *out);
 
 /* 1 when every rule, flag and other scope of `want` is covered by `have`

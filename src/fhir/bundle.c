@@ -18,6 +18,8 @@
  */
 #include "fhir.h"
 
+#include "auth/scope.h"
+
 #include "core/err.h"
 #include "core/valid.h"
 #include "http/url.h"
@@ -460,6 +462,17 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 
 			if (e->kind == TX_GET || (pass == 0) != (e->kind == TX_DELETE))
 				continue;
+			if (e->has_cond && !fr->access.full) {
+				/* a confined token's criteria match inside its compartment only */
+				auth_decision d;
+				rc = auth_decide(&fr->access, fr->http->arena, e->type->name,
+						 e->kind == TX_POST ? SCOPE_C : e->kind == TX_DELETE ? SCOPE_D : SCOPE_U, &d);
+				if (rc) {
+					tx_fail(fr, i, rc, NULL);
+					goto out;
+				}
+				e->cond.comp_id = d.patient;
+			}
 			if (e->has_cond) {
 				rc = store_match(fr->app->store, e->type->name, &e->cond, ids, 4, &m);
 				if (rc) {
@@ -542,7 +555,13 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 			int64_t imv = 0;
 			memset(&cur, 0, sizeof cur);
 			rc = store_read(fr->app->store, e->type->name, e->id, &cur);
+			if (rc == 0 && !fr->access.full) {
+				rc = fhir_access_see(fr, &cur, SCOPE_U);
+				if (rc == ERR_FORBIDDEN)
+					rc = ERR_NOTFOUND;
+			}
 			if (rc) {
+				store_version_clear(&cur);
 				tx_fail(fr, i, rc, NULL);
 				goto out;
 			}
@@ -645,6 +664,17 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 				e->w.cond = e->cond;
 				e->w.op.cond = &e->w.cond;
 				e->w.op.cond_expect = e->matched ? 2 : 1;
+			}
+			{
+				const char *adiag = NULL;
+				rc = fhir_access_write(fr, e->type->name,
+						       k == STORE_OP_CREATE ? SCOPE_C : k == STORE_OP_UPDATE ? SCOPE_U : SCOPE_D,
+						       k == STORE_OP_DELETE ? NULL : &e->w, &e->w.op,
+						       e->w.op.cond ? &e->w.cond : NULL, &adiag);
+				if (rc) {
+					tx_fail(fr, i, rc, adiag);
+					goto out;
+				}
 			}
 			ops[nops] = e->w.op;
 			op_entry[nops++] = i;

@@ -81,6 +81,9 @@ void fhir_handle(void *appv, http_request *req, http_response *resp)
 
 	/* Authorization before any handler: see auth/auth.h. */
 	target.interaction = fhir_auth_kind(fr.route.interaction);
+	if (fr.route.interaction == FHIR_I_OPERATION && fr.route.operation &&
+	    !strcmp(fr.route.operation, "$everything"))
+		target.interaction = AUTH_I_SEARCH; /* a search of the patient's compartment */
 	target.type = fr.route.type ? fr.route.type->name : NULL;
 	target.id = fr.route.id;
 	rc = auth_request_authorize(app->auth, req, &target, &fr.access);

@@ -138,6 +138,27 @@ void fhir_rest_delete(fhir_req *fr);
 void fhir_rest_patch(fhir_req *fr);
 void fhir_history(fhir_req *fr);
 
+/* ---- access.c: the authorization decision as conditions (see there) ---- */
+
+/* May the request see version v (read, vread, history, included)? letter:
+ * SCOPE_R or SCOPE_S. 0, ERR_NOTFOUND (outside the patient's compartment:
+ * answered like a missing resource), ERR_FORBIDDEN (type or constraint
+ * not granted), ERR_DB. */
+int fhir_access_see(fhir_req *fr, const store_version_t *v, unsigned letter);
+
+/* Refusals decided from the URL alone (Patient/[other] for a confined
+ * token): 0 or ERR_FORBIDDEN. */
+int fhir_access_url(fhir_req *fr);
+
+struct fhir_write;
+/* Authorizes a write of type with letter (SCOPE_C/U/D) and turns a
+ * confinement into conditions: w's index rows must reference the patient
+ * (not for deletes; w may be NULL then), op->guard_patient and
+ * cond->comp_id (cond may be NULL) are set. 0 or ERR_FORBIDDEN with *diag
+ * (client-safe). */
+int fhir_access_write(fhir_req *fr, const char *type, unsigned letter, struct fhir_write *w, store_op_t *op,
+		      store_cond *cond, const char **diag);
+
 /* ---- search.c: search at type, system and compartment level, and
  * Patient/[id]/$everything (hl7.org/fhir/R4/search.html) ---- */
 void fhir_search(fhir_req *fr);

@@ -12,6 +12,8 @@
  */
 #include "fhir.h"
 
+#include "auth/scope.h"
+
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/valid.h"
@@ -235,11 +237,33 @@ void fhir_history(fhir_req *fr)
 		else
 			q.before_seq = seq;
 	}
+	if (!fr->route.id && !fr->access.full && (!fr->route.type || fr->access.dec.patient || fr->access.dec.nconstraints)) {
+		/* Type and system history walk every resource's versions; for a
+		 * confined or constrained token that would need a compartment
+		 * test per version. Refused instead (search narrows properly). */
+		fhir_send_error(fr, ERR_FORBIDDEN,
+				"History at type or system level is not available to this access token; use search", NULL);
+		return;
+	}
 	if (fr->route.id) {
 		/* The history of a resource that never existed is a 404. */
 		store_version_t cur;
 		memset(&cur, 0, sizeof cur);
+		rc = fhir_access_url(fr);
+		if (rc) {
+			fhir_send_error(fr, rc, "The access token does not allow this resource", NULL);
+			return;
+		}
 		rc = store_read(fr->app->store, fr->route.type->name, fr->route.id, &cur);
+		if (rc == 0 && !fr->access.full) {
+			/* confined: the current version must be visible (a deleted or
+			 * foreign resource's history is a 404, like a missing one) */
+			int arc = fhir_access_see(fr, &cur, SCOPE_S);
+			if (arc)
+				rc = arc == ERR_FORBIDDEN ? ERR_FORBIDDEN : ERR_NOTFOUND;
+		} else if (rc == ERR_GONE && !fr->access.full && (fr->access.dec.patient || fr->access.dec.nconstraints)) {
+			rc = ERR_NOTFOUND;
+		}
 		store_version_clear(&cur);
 		if (rc == ERR_NOTFOUND || (rc && rc != ERR_GONE)) {
 			fhir_send_error(fr, rc, rc == ERR_NOTFOUND ? "Resource not found" : NULL, NULL);
@@ -297,8 +321,15 @@ void fhir_history(fhir_req *fr)
 			hist_add_link(links, "previous", u);
 	}
 	json_object_set_new(bundle, "link", links);
-	for (size_t i = 0; i < page.n; i++)
+	for (size_t i = 0; i < page.n; i++) {
+		/* each version by its own index rows: a resource that moved
+		 * between patients does not show its other patient's versions */
+		if (!fr->access.full && !page.items[i].deleted && fhir_access_see(fr, &page.items[i], SCOPE_S) != 0)
+			continue;
+		if (!fr->access.full && page.items[i].deleted && (fr->access.dec.patient || fr->access.dec.nconstraints))
+			continue;
 		json_array_append_new(entries, hist_entry(fr, &page.items[i]));
+	}
 	json_object_set_new(bundle, "entry", entries);
 	fhir_send_json(fr, 200, bundle);
 out:

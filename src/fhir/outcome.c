@@ -43,7 +43,7 @@ void fhir_send_error(fhir_req *fr, int err, const char *diag, const char *expr)
 				      diag ? diag : err_message(err), expr);
 
 	if (err == ERR_UNAUTHORIZED)
-		http_response_header(fr->resp, "WWW-Authenticate", auth_challenge(fr->app->auth));
+		http_response_header(fr->resp, "WWW-Authenticate", auth_challenge(fr->app->auth, fr->http));
 	if (!oo) {
 		fr->resp->status = status;
 		return;

@@ -10,6 +10,7 @@
  */
 #include "fhir.h"
 
+#include "auth/scope.h"
 #include "core/err.h"
 #include "core/valid.h"
 #include "http/url.h"
@@ -168,6 +169,12 @@ static void rest_write(fhir_req *fr, enum store_op_kind kind)
 		w.op.cond = &w.cond;
 		w.op.id_fixed = bid != NULL && kind == STORE_OP_UPDATE;
 	}
+	rc = fhir_access_write(fr, fr->route.type->name, kind == STORE_OP_CREATE ? SCOPE_C : SCOPE_U, &w, &w.op,
+			       has_cond ? &w.cond : NULL, &diag);
+	if (rc) {
+		fhir_send_error(fr, rc, diag, NULL);
+		goto out;
+	}
 	rc = store_commit(fr->app->store, &w.op, 1, 1);
 	if (rc) {
 		if (rc == ERR_PRECONDITION && w.op.matches > 1)
@@ -176,6 +183,8 @@ static void rest_write(fhir_req *fr, enum store_op_kind kind)
 			diag = "The resource's current version does not match If-Match";
 		else if (rc == ERR_INVALID)
 			diag = "The id in the resource does not match the resource found by the criteria";
+		else if (rc == ERR_FORBIDDEN)
+			diag = "The resource being replaced is outside the access token's patient compartment";
 		fhir_send_error(fr, rc, diag, NULL);
 		goto out;
 	}
@@ -228,6 +237,14 @@ void fhir_rest_delete(fhir_req *fr)
 	op.type = fr->route.type->name;
 	op.id = fr->route.id;
 	op.method = "DELETE";
+	{
+		const char *diag = NULL;
+		rc = fhir_access_write(fr, op.type, SCOPE_D, NULL, &op, has_cond ? &cond : NULL, &diag);
+		if (rc) {
+			fhir_send_error(fr, rc, diag, NULL);
+			goto out;
+		}
+	}
 	rc = store_commit(fr->app->store, &op, 1, 1);
 	if (rc) {
 		fhir_send_error(fr, rc,
@@ -290,8 +307,25 @@ static void rest_read_common(fhir_req *fr, int is_vread)
 	int rc;
 
 	memset(&v, 0, sizeof v);
+	rc = fhir_access_url(fr);
+	if (rc) {
+		fhir_send_error(fr, rc, "The access token does not allow this resource", NULL);
+		goto out;
+	}
 	rc = is_vread ? store_vread(fr->app->store, fr->route.type->name, fr->route.id, fr->route.vid, &v)
 		      : store_read(fr->app->store, fr->route.type->name, fr->route.id, &v);
+	/* A confined token sees a resource outside its compartment, or a
+	 * deleted one, exactly as a missing one (no probing of ids). */
+	if ((rc == 0 || rc == ERR_GONE) && !fr->access.full) {
+		int arc = fhir_access_see(fr, &v, SCOPE_R);
+		if (arc == ERR_NOTFOUND)
+			rc = ERR_NOTFOUND;
+		else if (arc) {
+			fhir_send_error(fr, arc, arc == ERR_FORBIDDEN ? "The access token does not allow this resource" : NULL,
+					NULL);
+			goto out;
+		}
+	}
 	if (rc == ERR_GONE) {
 		fhir_version_headers(fr, &v, 0);
 		fhir_send_error(fr, rc, "The resource has been deleted", NULL);
@@ -369,6 +403,13 @@ void fhir_rest_patch(fhir_req *fr)
 		doc = NULL;
 		fhir_write_fini(&w);
 		rc = store_read(fr->app->store, fr->route.type->name, fr->route.id, &cur);
+		if (rc == 0 && !fr->access.full) {
+			/* nothing of another patient's resource may come back, not
+			 * even a patch error about its content */
+			rc = fhir_access_see(fr, &cur, SCOPE_U);
+			if (rc == ERR_FORBIDDEN)
+				rc = ERR_NOTFOUND;
+		}
 		if (rc) {
 			fhir_send_error(fr, rc, rc == ERR_NOTFOUND ? "Resource not found" : NULL, NULL);
 			goto out;
@@ -425,6 +466,11 @@ void fhir_rest_patch(fhir_req *fr)
 			goto out;
 		}
 		w.op.if_match = cur.vid;
+		rc = fhir_access_write(fr, fr->route.type->name, SCOPE_U, &w, &w.op, NULL, &diag);
+		if (rc) {
+			fhir_send_error(fr, rc, diag, NULL);
+			goto out;
+		}
 		rc = store_commit(fr->app->store, &w.op, 1, 1);
 		if (rc == ERR_PRECONDITION && !if_match)
 			continue; /* someone wrote in between: patch the newer version */

@@ -18,6 +18,7 @@
  */
 #include "fhir.h"
 
+#include "auth/scope.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/valid.h"
@@ -364,6 +365,158 @@ static void srch_list_clear(struct srch_list *l)
 	memset(l, 0, sizeof *l);
 }
 
+/* ---- authorization (access.c explains the rules) ---------------------- */
+
+/* Appends the clauses of qs (parsed for s->rtype) to the query: how a
+ * confinement or a granular scope becomes part of the SQL. */
+static int srch_and(struct srch *s, const search_limits *lim, const char *qs)
+{
+	search_query extra;
+	search_clause *all;
+	char why[128];
+	int rc;
+
+	memset(&extra, 0, sizeof extra);
+	rc = search_query_parse(s->fr->http->arena, s->rtype, qs, strlen(qs), lim, &extra, why, sizeof why);
+	if (rc)
+		return ERR_FORBIDDEN; /* a constraint we cannot apply grants nothing */
+	if (!extra.nclauses)
+		return 0;
+	all = arena_calloc(s->fr->http->arena, s->q.nclauses + extra.nclauses, sizeof *all);
+	if (!all)
+		return ERR_TOOBIG;
+	if (s->q.nclauses)
+		memcpy(all, s->q.clauses, s->q.nclauses * sizeof *all);
+	memcpy(all + s->q.nclauses, extra.clauses, extra.nclauses * sizeof *all);
+	s->q.clauses = all;
+	s->q.nclauses += extra.nclauses;
+	return 0;
+}
+
+/* 1 when a clause names a patient other than pid through one of rtype's
+ * compartment parameters (patient=B, subject=Patient/B). */
+static int srch_names_other_patient(const struct srch *s, const char *pid)
+{
+	const char *const *codes = search_compartment_params(s->rtype);
+	for (size_t i = 0; codes && i < s->q.nclauses; i++) {
+		const search_clause *c = &s->q.clauses[i];
+		int comp = 0;
+		if (!c->param || c->param->type != SEARCH_T_REFERENCE || c->chain || c->mod == SEARCH_MOD_IDENTIFIER)
+			continue;
+		for (size_t k = 0; codes[k] && !comp; k++)
+			comp = !strcmp(codes[k], c->param->code);
+		if (!comp)
+			continue;
+		for (size_t v = 0; v < c->nv; v++) {
+			const search_value *x = &c->v[v];
+			if (x->missing)
+				continue;
+			if ((!x->sys || !strcmp(x->sys, "Patient")) && x->code && strcmp(x->code, pid) != 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* Narrows the search to what the access token allows, or refuses it:
+ * 0, ERR_FORBIDDEN with *diag, ERR_TOOBIG. */
+static int srch_access(struct srch *s, const search_limits *lim, const char **diag)
+{
+	fhir_req *fr = s->fr;
+	auth_decision d;
+	int rc;
+
+	*diag = "The access token does not allow this search";
+	if (fr->access.full)
+		return 0;
+	if (s->everything) {
+		/* $everything: the token's own patient only, and only the types
+		 * it may search without a constraint. */
+		const char **types = arena_calloc(fr->http->arena, 200, sizeof *types);
+		size_t n = 0;
+		rc = auth_decide(&fr->access, fr->http->arena, "Patient", SCOPE_S, &d);
+		if (rc)
+			return rc;
+		if (d.patient && strcmp(d.patient, s->comp_id) != 0)
+			return ERR_FORBIDDEN;
+		if (!types)
+			return ERR_TOOBIG;
+		for (size_t t = 0; search_compartment_types[t] && n < 200; t++) {
+			const char *type = search_compartment_types[t];
+			int asked = s->q.ntypes == 0;
+			for (size_t i = 0; i < s->q.ntypes; i++)
+				asked |= !strcmp(s->q.types[i], type);
+			if (!asked || auth_decide(&fr->access, fr->http->arena, type, SCOPE_S, &d) || d.nconstraints ||
+			    (d.patient && strcmp(d.patient, s->comp_id) != 0))
+				continue;
+			types[n++] = type;
+		}
+		if (!n)
+			return ERR_FORBIDDEN;
+		s->q.types = types;
+		s->q.ntypes = n;
+		return 0;
+	}
+	if (!s->rtype) {
+		/* System level: every _type must be open to the token without a
+		 * confinement or constraint (a per-type compartment restriction of
+		 * a mixed search is not built); type-level search narrows. */
+		if (!s->q.ntypes) {
+			*diag = "Give _type, or search one resource type: this access token is limited to some types";
+			return ERR_FORBIDDEN;
+		}
+		for (size_t i = 0; i < s->q.ntypes; i++) {
+			rc = auth_decide(&fr->access, fr->http->arena, s->q.types[i], SCOPE_S, &d);
+			if (rc)
+				return rc;
+			if (d.patient || d.nconstraints) {
+				*diag = "This access token is limited to a patient: search one resource type at a time";
+				return ERR_FORBIDDEN;
+			}
+		}
+		return 0;
+	}
+	rc = auth_decide(&fr->access, fr->http->arena, s->rtype, SCOPE_S, &d);
+	if (rc)
+		return rc;
+	if (d.patient) {
+		if (s->comp_id && strcmp(s->comp_id, d.patient) != 0) {
+			*diag = "The access token is limited to another patient";
+			return ERR_FORBIDDEN;
+		}
+		if (srch_names_other_patient(s, d.patient)) {
+			*diag = "The access token is limited to another patient";
+			return ERR_FORBIDDEN;
+		}
+		if (!strcmp(s->rtype, "Patient")) {
+			/* the patient's own record (not those that link to it) */
+			const char *qs = arena_printf(fr->http->arena, "_id=%s", d.patient);
+			s->comp_id = NULL;
+			rc = qs ? srch_and(s, lim, qs) : ERR_TOOBIG;
+			if (rc)
+				return rc;
+		} else {
+			s->comp_id = d.patient;
+		}
+	}
+	if (d.nconstraints > 1) {
+		*diag = "Several granular scopes apply to this type; this server applies one per search";
+		return ERR_FORBIDDEN;
+	}
+	if (d.nconstraints == 1)
+		return srch_and(s, lim, d.constraints[0]);
+	return 0;
+}
+
+/* Whether an included resource may be shown: by the same rules as a read
+ * (search letter, or read). */
+static int srch_may_include(struct srch *s, const store_version_t *v)
+{
+	if (s->fr->access.full)
+		return 1;
+	return fhir_access_see(s->fr, v, SCOPE_S) == 0 || fhir_access_see(s->fr, v, SCOPE_R) == 0;
+}
+
 /* _include of one resource: the targets of its reference parameters
  * (search.html#include), found by extracting its index rows again. */
 static int srch_include_one(struct srch *s, const search_include *inc, const store_version_t *src,
@@ -406,7 +559,7 @@ static int srch_include_one(struct srch *s, const search_include *inc, const sto
 			break;
 		}
 		memset(&v, 0, sizeof v);
-		if (store_read(s->fr->app->store, w->sys, w->code, &v) == 0)
+		if (store_read(s->fr->app->store, w->sys, w->code, &v) == 0 && srch_may_include(s, &v))
 			rc = srch_list_push(out, &v);
 		store_version_clear(&v);
 	}
@@ -443,6 +596,8 @@ static int srch_revinclude_one(struct srch *s, const search_include *inc, const 
 	for (size_t i = 0; !rc && i < got; i++) {
 		int added;
 		if (strcmp(items[i].type, inc->src_type) != 0)
+			continue;
+		if (!srch_may_include(s, &items[i]))
 			continue;
 		added = srch_seen_add(seen, items[i].type, items[i].id);
 		if (added < 0)
@@ -544,6 +699,14 @@ static void srch_run(struct srch *s)
 	if (rc) {
 		fhir_send_error(fr, rc, why[0] ? why : "Invalid search", NULL);
 		goto out;
+	}
+	{
+		const char *diag;
+		rc = srch_access(s, &lim, &diag);
+		if (rc) {
+			fhir_send_error(fr, rc, rc == ERR_FORBIDDEN ? diag : NULL, NULL);
+			goto out;
+		}
 	}
 	srch_digest(s);
 	if (s->q.cursor) {
@@ -690,6 +853,13 @@ void fhir_everything(fhir_req *fr)
 	store_version_t v;
 	int rc;
 
+	/* Another patient's $everything is refused from the URL alone, before
+	 * the lookup, so a confined token cannot tell which ids exist. */
+	rc = fhir_access_url(fr);
+	if (rc) {
+		fhir_send_error(fr, rc, "The access token is limited to another patient", NULL);
+		return;
+	}
 	/* $everything of a patient that does not exist is a 404. */
 	memset(&v, 0, sizeof v);
 	rc = store_read(fr->app->store, "Patient", fr->route.id, &v);

@@ -22,6 +22,7 @@ struct store_backend {
 			 store_version_t **items, size_t *n);
 	int (*reindex)(void *impl, store_extract_fn fn, void *ctx, size_t *count);
 	int (*index_hash)(void *impl, char *out, size_t cap);
+	int (*compartment_member)(void *impl, const char *type, int64_t seq, const char *patient, int *yes);
 	/* authorization records (store.h) */
 	int (*auth_put)(void *impl, enum store_auth_kind kind, const char *key, const char *family, const char *value,
 			int64_t exp_us, int replace);

@@ -128,7 +128,7 @@ enum sq_write_stmt {
 };
 static const char *const sq_write_sql[SQ_NWRITE] = {
 	[SQ_W_READ] = "SELECT " SQ_COLS " FROM current c JOIN version v ON v.seq = c.seq WHERE c.type = ?1 AND c.id = ?2",
-	[SQ_W_CUR] = "SELECT vid, deleted FROM current WHERE type = ?1 AND id = ?2",
+	[SQ_W_CUR] = "SELECT vid, deleted, seq FROM current WHERE type = ?1 AND id = ?2",
 	[SQ_W_INS_VER] = "INSERT INTO version(type, id, vid, updated_us, method, deleted, body) "
 			 "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[SQ_W_UPS_CUR] = "INSERT INTO current(type, id, vid, seq, deleted) VALUES(?1, ?2, ?3, ?4, ?5) "
@@ -413,7 +413,7 @@ static int sq_match_run(sqlite3 *db, const store_cond *c, char (*ids)[65], size_
 	*n = 0;
 	if (!c->q || c->q->nclauses == 0)
 		return ERR_INVALID; /* no criteria would match everything: refuse */
-	return sq_search_ids(db, c->q, ids, max, n);
+	return sq_search_ids(db, c->q, c->comp_id, ids, max, n);
 }
 
 static int sq_match(void *impl, const char *type, const store_cond *c, char (*ids)[65], size_t max, size_t *n)
@@ -442,7 +442,7 @@ static void sq_op_reset(store_op_t *op)
 static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int deleted)
 {
 	sqlite3_stmt *cur = s->wst[SQ_W_CUR], *ins = s->wst[SQ_W_INS_VER], *ups = s->wst[SQ_W_UPS_CUR];
-	int64_t cur_vid = 0, vid, now;
+	int64_t cur_vid = 0, cur_seq = 0, vid, now;
 	int cur_deleted = 0, exists = 0, step, rc = 0;
 	char lu[40];
 	char *body = NULL;
@@ -455,11 +455,24 @@ static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int de
 		exists = 1;
 		cur_vid = sqlite3_column_int64(cur, 0);
 		cur_deleted = sqlite3_column_int(cur, 1);
+		cur_seq = sqlite3_column_int64(cur, 2);
 	}
 	sqlite3_reset(cur);
 	sqlite3_clear_bindings(cur);
 	if (step != SQLITE_ROW && step != SQLITE_DONE)
 		goto dberr;
+	if (op->guard_patient && exists && !cur_deleted) {
+		/* A confined writer may only change what is in its patient's
+		 * compartment now - checked here, in the transaction, so no
+		 * concurrent write can slip between the check and the write. */
+		int member = 0;
+		if (!strcmp(op->type, "Patient"))
+			member = !strcmp(id, op->guard_patient);
+		else if (sq_comp_member_db(s->wdb, op->type, cur_seq, op->guard_patient, &member))
+			goto dberr;
+		if (!member)
+			return ERR_FORBIDDEN;
+	}
 
 	if (op->if_match > 0 && (!exists || cur_deleted || cur_vid != op->if_match))
 		return ERR_PRECONDITION;
@@ -923,4 +936,5 @@ const struct store_backend store_sqlite_backend = {
 	.referrers = sq_referrers,
 	.reindex = sq_reindex,
 	.index_hash = sq_index_hash,
+	.compartment_member = sq_compartment_member,
 };

@@ -96,11 +96,14 @@ int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n);
 int sq_index_prepare(struct sq *s);
 int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count);
 int sq_index_hash(void *impl, char *out, size_t cap);
+/* Compartment membership of one version (store.h), on connection db. */
+int sq_comp_member_db(sqlite3 *db, const char *type, int64_t seq, const char *patient, int *yes);
+int sq_compartment_member(void *impl, const char *type, int64_t seq, const char *patient, int *yes);
 int sq_index_check(struct sq *s);
 
 /* sqlite_search.c */
 int sq_search(void *impl, const store_search_q *q, store_search_page *out, char *why, size_t whylen);
-int sq_search_ids(sqlite3 *db, const search_query *q, char (*ids)[65], size_t max, size_t *n);
+int sq_search_ids(sqlite3 *db, const search_query *q, const char *comp_id, char (*ids)[65], size_t max, size_t *n);
 int sq_referrers(void *impl, const uint32_t *params, size_t np, const char *type, const char *id, size_t max,
 		 store_version_t **items, size_t *n);
 

@@ -1462,9 +1462,9 @@ int sq_search(void *impl, const store_search_q *sq, store_search_page *out, char
 	return rc;
 }
 
-int sq_search_ids(sqlite3 *db, const search_query *q, char (*ids)[65], size_t max, size_t *n)
+int sq_search_ids(sqlite3 *db, const search_query *q, const char *comp_id, char (*ids)[65], size_t max, size_t *n)
 {
-	store_search_q sq = { .q = q, .count = (unsigned)max };
+	store_search_q sq = { .q = q, .comp_id = comp_id, .count = (unsigned)max };
 	store_search_page page;
 	int rc;
 
@@ -1478,6 +1478,64 @@ int sq_search_ids(sqlite3 *db, const search_query *q, char (*ids)[65], size_t ma
 	}
 	store_search_page_clear(&page);
 	return 0;
+}
+
+/* The compartment parameters of type become fixed integers in the SQL
+ * (they come from the generated table, not from the request). */
+int sq_comp_member_db(sqlite3 *db, const char *type, int64_t seq, const char *patient, int *yes)
+{
+	const char *const *codes = search_compartment_params(type);
+	struct sqs x = { 0 };
+	sqlite3_stmt *st = NULL;
+	int first = 1, rc = 0, step;
+
+	*yes = 0;
+	if (!codes)
+		return 0;
+	buf_init(&x.sql, SQS_SQL_MAX);
+	sqs_add(&x, "SELECT 1 FROM ix_ref k WHERE k.seq = ");
+	sqs_int(&x, seq);
+	sqs_add(&x, " AND k.p IN (");
+	for (size_t i = 0; codes[i]; i++) {
+		const search_param *p = search_param_find(type, codes[i]);
+		if (!p)
+			continue;
+		if (!first)
+			sqs_add(&x, ", ");
+		sqs_int(&x, search_param_id(p));
+		first = 0;
+	}
+	if (first)
+		sqs_add(&x, "-1");
+	sqs_add(&x, ") AND k.tt = 'Patient' AND k.tid = ");
+	sqs_text(&x, patient);
+	sqs_add(&x, " LIMIT 1");
+	if (x.err || buf_append_char(&x.sql, '\0')) {
+		rc = x.err ? x.err : ERR_TOOBIG;
+		goto out;
+	}
+	if (sqlite3_prepare_v2(db, x.sql.data, -1, &st, NULL) != SQLITE_OK || sqs_bind_all(&x, st)) {
+		rc = ERR_DB;
+		goto out;
+	}
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*yes = 1;
+	else if (step != SQLITE_DONE)
+		rc = ERR_DB;
+out:
+	sqlite3_finalize(st);
+	sqs_fini(&x);
+	return rc;
+}
+
+int sq_compartment_member(void *impl, const char *type, int64_t seq, const char *patient, int *yes)
+{
+	struct sq *s = impl;
+	struct sq_reader *r = sq_reader_get(s);
+	int rc = sq_comp_member_db(r->db, type, seq, patient, yes);
+	sq_reader_put(s, r);
+	return rc;
 }
 
 int sq_referrers(void *impl, const uint32_t *params, size_t np, const char *type, const char *id, size_t max,

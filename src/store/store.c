@@ -142,3 +142,8 @@ int store_index_hash(store_t *s, char *out, size_t cap)
 {
 	return s->be->index_hash(s->impl, out, cap);
 }
+
+int store_compartment_member(store_t *s, const char *type, int64_t seq, const char *patient, int *yes)
+{
+	return s->be->compartment_member(s->impl, type, seq, patient, yes);
+}

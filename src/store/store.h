@@ -66,6 +66,7 @@ typedef int (*store_render_fn)(void *ctx, const char *id, int64_t vid, const cha
  * the op's type; only current, non-deleted resources match. */
 typedef struct store_cond {
 	const search_query *q;
+	const char *comp_id;   /* non-NULL: only resources in Patient/[comp_id]'s compartment match */
 } store_cond;
 
 typedef struct store_op {
@@ -96,6 +97,12 @@ typedef struct store_op {
 	 * 0: no expectation; 1: expect no match; 2: expect exactly one match
 	 * (whose id is op->id). Mismatch: ERR_CONFLICT. */
 	int cond_expect;
+	/* Authorization guard of a patient-confined writer (auth.h): when set,
+	 * an existing, non-deleted current version of the resource being
+	 * updated or deleted must be in Patient/[guard_patient]'s compartment,
+	 * checked in the transaction; otherwise the op fails with
+	 * ERR_FORBIDDEN and nothing is written. */
+	const char *guard_patient;
 	/* out */
 	int status;            /* 0 or the ERR_* that failed this op */
 	int created;           /* 1 when this op created the resource (201) */
@@ -213,6 +220,12 @@ void store_search_page_clear(store_search_page *p);
  * array grown as needed). */
 int store_referrers(store_t *s, const uint32_t *params, size_t np, const char *type, const char *id, size_t max,
 		    store_version_t **items, size_t *n);
+
+/* *yes = 1 when the version with global sequence number seq (a resource
+ * of type, not Patient) is in Patient/[patient]'s compartment: one of the
+ * type's compartment parameters references Patient/[patient] in that
+ * version's index rows. A delete version is in no compartment. */
+int store_compartment_member(store_t *s, const char *type, int64_t seq, const char *patient, int *yes);
 
 /* Rebuilds every search index from the current versions, calling extract
  * on each body (a callback, so store/ needs no FHIR parsing of its own).
