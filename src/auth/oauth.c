@@ -434,14 +434,16 @@ static int oauth_endpoint(oauth_t *o, http_request *req, http_response *resp, co
 		return 1;
 	}
 	if (strcmp(name, "login") == 0 || strcmp(name, "pick") == 0 || strcmp(name, "consent") == 0) {
-		if (!post)
+		if (!post) {
+			http_response_header(resp, "Allow", "POST");
 			oauth_page_error(o, resp, 405, "This address only takes the sign-in forms.");
-		else if (name[0] == 'l')
+		} else if (name[0] == 'l') {
 			oauth_login(o, req, resp);
-		else if (name[0] == 'p')
+		} else if (name[0] == 'p') {
 			oauth_pick(o, req, resp);
-		else
+		} else {
 			oauth_consent(o, req, resp);
+		}
 		return 1;
 	}
 	if (strcmp(name, "token") == 0 || strcmp(name, "introspect") == 0 || strcmp(name, "revoke") == 0) {

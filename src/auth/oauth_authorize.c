@@ -25,7 +25,9 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/valid.h"
+#include "search/query.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -407,10 +409,67 @@ static void authz_step_abandon(oauth_t *o, http_request *req, http_response *res
 	authz_redirect_error(req, resp, oauth_jstr(st->v, "redirect_uri"), error, desc, oauth_jstr(st->v, "state"));
 }
 
+/* "Given Family" (or name.text) of a Patient body, for the picker. */
+static void authz_patient_label(const char *body, size_t len, char *out, size_t cap)
+{
+	json_t *r = json_loadb(body, len, 0, NULL), *n = json_array_get(json_object_get(r, "name"), 0);
+	const char *text = oauth_jstr(n, "text"), *family = oauth_jstr(n, "family");
+	const char *given = json_string_value(json_array_get(json_object_get(n, "given"), 0));
+
+	if (*text)
+		snprintf(out, cap, "%s", text);
+	else
+		snprintf(out, cap, "%s%s%s", given ? given : "", given && *family ? " " : "", family);
+	json_decref(r);
+}
+
+/* The first OAUTH_PICK_MAX patients in id order, [{"id", "label"}], for
+ * the picker (a new reference, or NULL when the search fails: the page
+ * then offers the id field only). */
+static json_t *authz_patients(oauth_t *o, http_request *req)
+{
+	const config_t *cfg = o->cfg;
+	search_limits lim = {
+		.max_clauses = cfg->search_max_clauses,
+		.max_values = cfg->search_max_values,
+		.max_chain_depth = cfg->search_chain_depth,
+		.max_includes = cfg->search_max_includes,
+		.count_default = OAUTH_PICK_MAX < cfg->page_max ? OAUTH_PICK_MAX : cfg->page_max,
+		.count_max = cfg->page_max,
+		.base = cfg->base_url,
+	};
+	search_query q;
+	store_search_q sq;
+	store_search_page page;
+	json_t *list = NULL;
+	char why[128];
+
+	memset(&q, 0, sizeof q);
+	memset(&sq, 0, sizeof sq);
+	memset(&page, 0, sizeof page);
+	if (search_query_parse(req->arena, "Patient", "", 0, &lim, &q, why, sizeof why))
+		return NULL;
+	sq.q = &q;
+	sq.count = q.count;
+	if (store_search(o->store, &sq, &page, why, sizeof why) == 0 && (list = json_array()) != NULL) {
+		for (size_t i = 0; i < page.n; i++) {
+			char label[200];
+			const store_version_t *v = &page.items[i];
+			if (!v->body)
+				continue;
+			authz_patient_label(v->body, v->body_len, label, sizeof label);
+			json_array_append_new(list, json_pack("{ss ss}", "id", v->id, "label", label));
+		}
+	}
+	store_search_page_clear(&page);
+	return list;
+}
+
 static void authz_step_page(oauth_t *o, http_request *req, http_response *resp, authz_step *st, const char *msg)
 {
 	oauth_page_ctx p;
 	const char *step = oauth_jstr(st->v, "step");
+	json_t *patients = NULL;
 
 	memset(&p, 0, sizeof p);
 	p.reqid = st->reqid;
@@ -423,10 +482,13 @@ static void authz_step_page(oauth_t *o, http_request *req, http_response *resp, 
 	p.message = msg;
 	if (strcmp(step, "login") == 0)
 		oauth_page_login(o, req, resp, &p);
-	else if (strcmp(step, "pick") == 0)
+	else if (strcmp(step, "pick") == 0) {
+		p.patients = patients = authz_patients(o, req);
 		oauth_page_pick(o, req, resp, &p);
-	else
+	} else {
 		oauth_page_consent(o, req, resp, &p);
+	}
+	json_decref(patients);
 }
 
 static int authz_action_deny(const authz_step *st)
@@ -475,7 +537,12 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 	if (rc == ERR_UNAUTHORIZED) {
 		json_int_t fails = json_integer_value(json_object_get(st.v, "fails")) + 1;
 		if (fails >= OAUTH_MAX_LOGIN_FAILS) {
-			authz_step_abandon(o, req, resp, &st, "access_denied", "sign-in failed");
+			/* The request ends here, without a trip back to the app:
+			 * guessing needs a new authorization request (and a new
+			 * cookie) every few attempts. */
+			store_auth_del(o->store, STORE_AUTH_REQUEST, st.reqid);
+			authz_cookie(o, req, resp, st.reqid, NULL);
+			oauth_page_error(o, resp, 403, "Too many failed sign-in attempts.");
 			log_warn("msg=\"oauth login\" client=%s outcome=too_many_failures", st.logid);
 			goto out;
 		}
@@ -527,7 +594,7 @@ out:
 void oauth_pick(oauth_t *o, http_request *req, http_response *resp)
 {
 	authz_step st;
-	const char *patient = NULL;
+	const char *patient = NULL, *typed = NULL;
 	store_version_t ver;
 	int rc;
 
@@ -539,7 +606,15 @@ void oauth_pick(oauth_t *o, http_request *req, http_response *resp)
 		log_info("msg=\"oauth pick\" client=%s outcome=cancelled", st.logid);
 		goto out;
 	}
+	/* a listed patient (radio) or an id typed in; not two different ones */
 	oauth_param(st.ps, st.n, "patient", &patient);
+	oauth_param(st.ps, st.n, "patient_id", &typed);
+	if (patient && typed && strcmp(patient, typed) != 0) {
+		authz_step_page(o, req, resp, &st, "Choose one patient: from the list or by id, not both.");
+		goto out;
+	}
+	if (!patient)
+		patient = typed;
 	if (!patient || !valid_id(patient, strlen(patient))) {
 		authz_step_page(o, req, resp, &st, "Enter a patient id (letters, digits, '-' and '.').");
 		goto out;

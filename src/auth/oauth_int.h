@@ -36,6 +36,8 @@ struct oauth {
 
 /* Random values: 32 bytes from the OS, base64url (43 characters). */
 #define OAUTH_RAND_LEN 64
+/* Patients the picker lists (a text field takes any other id). */
+#define OAUTH_PICK_MAX 100
 /* Failed logins allowed per pending request before it is abandoned. */
 #define OAUTH_MAX_LOGIN_FAILS 5
 /* Client assertions may not live longer than this (SMART Backend
@@ -143,6 +145,7 @@ typedef struct oauth_page_ctx {
 	const char *patient;
 	const char *scope;           /* offered scopes, space-separated */
 	const char *message;         /* a notice (escaped), or NULL */
+	const json_t *patients;      /* picker: [{"id", "label"}...] or NULL */
 } oauth_page_ctx;
 
 void oauth_page_error(oauth_t *o, http_response *resp, int status, const char *message);

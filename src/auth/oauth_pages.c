@@ -193,10 +193,35 @@ void oauth_page_pick(oauth_t *o, http_request *req, http_response *resp, const o
 		rc = page_message(&b, p->message);
 	if (rc == 0)
 		rc = page_form(&b, o, "pick", p);
+	if (rc == 0 && json_array_size(p->patients) > 0) {
+		size_t i;
+		const json_t *pt;
+		rc = buf_append_str(&b, "<fieldset><legend>Patients</legend>\n");
+		json_array_foreach (p->patients, i, pt) {
+			if (rc == 0)
+				rc = buf_append_str(&b, "<label><input type=\"radio\" name=\"patient\" value=\"");
+			if (rc == 0)
+				rc = oauth_html_escape(&b, oauth_jstr(pt, "id"));
+			if (rc == 0)
+				rc = buf_append_str(&b, "\"> ");
+			if (rc == 0)
+				rc = oauth_html_escape(&b, oauth_jstr(pt, "label"));
+			if (rc == 0)
+				rc = buf_append_str(&b, " <code>");
+			if (rc == 0)
+				rc = oauth_html_escape(&b, oauth_jstr(pt, "id"));
+			if (rc == 0)
+				rc = buf_append_str(&b, "</code></label>\n");
+		}
+		if (rc == 0)
+			rc = buf_append_str(&b, "</fieldset>\n");
+	}
 	if (rc == 0)
-		rc = buf_append_str(&b, "<label>Patient id <input type=\"text\" name=\"patient\" "
-					"pattern=\"[A-Za-z0-9.\\-]{1,64}\" required autofocus></label>\n"
-					"<button type=\"submit\" name=\"action\" value=\"pick\">Continue</button>"
+		rc = buf_printf(&b, "<label>%s <input type=\"text\" name=\"patient_id\" "
+				    "pattern=\"[A-Za-z0-9.\\-]{1,64}\"></label>\n",
+				json_array_size(p->patients) > 0 ? "Or another patient id" : "Patient id");
+	if (rc == 0)
+		rc = buf_append_str(&b, "<button type=\"submit\" name=\"action\" value=\"pick\">Continue</button>"
 					"<button type=\"submit\" name=\"action\" value=\"deny\" formnovalidate>"
 					"Cancel</button>\n</form>\n");
 	page_send(req, resp, &b, rc, 200, p->redirect_origin);

@@ -323,7 +323,8 @@ int oauth_client_auth(oauth_t *o, const http_request *req, const http_param *ps,
 	return 0;
 fail:
 	if (rc == ERR_UNAUTHORIZED && c->id[0])
-		log_info("msg=\"oauth client auth\" client=%s outcome=rejected method=%d", logid, (int)*method);
+		log_info("msg=\"oauth client auth\" client=%s outcome=rejected method=%s", logid,
+			 *method == OAUTH_CAUTH_JWT ? "private_key_jwt" : *method == OAUTH_CAUTH_SECRET ? "client_secret" : "none");
 	auth_client_fini(c);
 	memset(c, 0, sizeof *c);
 	return rc;
@@ -332,6 +333,7 @@ fail:
 /* ---- token responses ---- */
 
 typedef struct tok_grant {
+	const char *grant_type; /* for the log */
 	const char *client_id;
 	const char *username;   /* sub; the client id for system tokens */
 	const char *fhir_user;
@@ -389,12 +391,12 @@ static void tok_respond(oauth_t *o, http_request *req, http_response *resp, cons
 		/* SMART app-launch.html "Response": launch context */
 		if (g->patient && *g->patient)
 			json_object_set_new(body, "patient", json_string(g->patient));
-		if (g->encounter && *g->encounter) {
-			char ref[80];
-			snprintf(ref, sizeof ref, "Encounter/%s", g->encounter);
+		/* Not repeated in fhirContext: SMART 2.2 allows Patient and
+		 * Encounter there only with a role other than "launch"
+		 * (scopes-and-launch-context.html "fhirContext"), and we have
+		 * no other context to give. */
+		if (g->encounter && *g->encounter)
 			json_object_set_new(body, "encounter", json_string(g->encounter));
-			json_object_set_new(body, "fhirContext", json_pack("[{ss}]", "reference", ref));
-		}
 		if (g->need_banner)
 			json_object_set_new(body, "need_patient_banner", json_true());
 		json_object_set_new(body, "smart_style_url", json_string(o->style_url));
@@ -428,8 +430,8 @@ static void tok_respond(oauth_t *o, http_request *req, http_response *resp, cons
 	}
 	oauth_send_json(resp, 200, body);
 	body = NULL;
-	log_info("msg=\"oauth token issued\" client=%s refresh=%s id_token=%s", logid, *rt ? "yes" : "no",
-		 idt ? "yes" : "no");
+	log_info("msg=\"oauth token issued\" grant=%s client=%s refresh=%s id_token=%s", g->grant_type, logid,
+		 *rt ? "yes" : "no", idt ? "yes" : "no");
 fail:
 	if (rc) {
 		log_error("msg=\"oauth token: cannot issue\" client=%s err=%s", logid, err_name(rc));
@@ -511,6 +513,7 @@ static void tok_code(oauth_t *o, http_request *req, http_response *resp, const h
 		goto out;
 	}
 	memset(&g, 0, sizeof g);
+	g.grant_type = "authorization_code";
 	g.client_id = c->id;
 	g.username = oauth_jstr(v, "username");
 	g.fhir_user = oauth_jstr(v, "fhir_user");
@@ -605,6 +608,7 @@ static void tok_refresh(oauth_t *o, http_request *req, http_response *resp, cons
 		goto out;
 	}
 	memset(&g, 0, sizeof g);
+	g.grant_type = "refresh_token";
 	g.client_id = c->id;
 	g.username = oauth_jstr(v, "username");
 	g.fhir_user = oauth_jstr(v, "fhir_user");
@@ -648,7 +652,8 @@ static void tok_client_credentials(oauth_t *o, http_request *req, http_response 
 	}
 	oauth_param(ps, n, "scope", &scope);
 	if (!scope) {
-		oauth_send_error(resp, 400, "invalid_request", "scope is required");
+		/* RFC 6749 3.3: no default scope here, so "invalid scope" */
+		oauth_send_error(resp, 400, "invalid_scope", "scope is required");
 		goto out;
 	}
 	if (scope_parse(scope, &want) || want.flags || want.nother || want.nrules == 0) {
@@ -687,6 +692,7 @@ static void tok_client_credentials(oauth_t *o, http_request *req, http_response 
 		goto out;
 	}
 	memset(&g, 0, sizeof g);
+	g.grant_type = "client_credentials";
 	g.client_id = c->id;
 	g.username = c->id;
 	g.family = family;
