@@ -10,6 +10,7 @@
  * cannot bind), 2 usage error (unknown flag, bad value, refused setting).
  */
 #include "auth/auth.h"
+#include "auth/oauth.h"
 #include "auth/registry.h"
 #include "auth/token.h"
 #include "core/config.h"
@@ -170,6 +171,22 @@ static int main_write_port(const char *file, unsigned port)
 	return 0;
 }
 
+/* The listener's application: the authorization server's paths first
+ * (discovery, /auth/...), FHIR for everything else. oauth is filled in
+ * after the store is open, before the listener starts serving. */
+typedef struct main_app {
+	fhir_app *fhir;
+	oauth_t *oauth;
+} main_app;
+
+static void main_handle(void *app, http_request *req, http_response *resp)
+{
+	main_app *m = app;
+	if (m->oauth && oauth_handle(m->oauth, req, resp))
+		return;
+	fhir_handle(m->fhir, req, resp);
+}
+
 static int main_serve(int argc, char **argv)
 {
 	config_t cfg;
@@ -177,6 +194,7 @@ static int main_serve(int argc, char **argv)
 	auth_t *auth = NULL;
 	auth_tokens *tokens = NULL;
 	http_server *srv = NULL;
+	main_app mapp;
 	fhir_app app;
 	store_options so;
 	sigset_t sigs;
@@ -190,6 +208,8 @@ static int main_serve(int argc, char **argv)
 			return 0;
 		}
 	memset(&app, 0, sizeof app);
+	memset(&mapp, 0, sizeof mapp);
+	mapp.fhir = &app;
 	if (config_init(&cfg)) {
 		fprintf(stderr, "fhird: out of memory\n");
 		return 1;
@@ -224,7 +244,7 @@ static int main_serve(int argc, char **argv)
 		goto out;
 	}
 	/* Bind first: a port in use must not leave a new, empty database behind. */
-	rc = http_server_new(&cfg, fhir_handle, &app, &srv, &port);
+	rc = http_server_new(&cfg, main_handle, &mapp, &srv, &port);
 	if (rc)
 		goto out;
 	main_db_dir(cfg.db);
@@ -275,6 +295,10 @@ static int main_serve(int argc, char **argv)
 	if (auth_new(&cfg, tokens, &auth))
 		goto out;
 	app.auth = auth;
+	/* The authorization server signs with the same keys; it exists
+	 * only when tokens do (not with --auth off). */
+	if (tokens && oauth_new(&cfg, store, tokens, &mapp.oauth))
+		goto out;
 	if (fhir_capability_build(&app))
 		goto out;
 	if (http_server_start(srv))
@@ -297,6 +321,7 @@ static int main_serve(int argc, char **argv)
 	status = 0;
 out:
 	http_server_stop(srv, cfg.shutdown_grace_s);
+	oauth_free(mapp.oauth);
 	auth_free(auth);
 	auth_tokens_free(tokens);
 	store_close(store);
