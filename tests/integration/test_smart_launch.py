@@ -286,7 +286,8 @@ class TestStandaloneVariants(LaunchCase):
 
     def test_wrong_password(self):
         """A wrong password issues no code (and does not leave the server)."""
-        res, _, _, _ = self.get_code("app", APP, "launch/patient patient/Patient.r", "alice", "not-her-password")
+        res, _, _, flow = self.get_code("app", APP, "launch/patient patient/Patient.r", "alice", "not-her-password")
+        self.assertIn("login", [AuthFlow.classify(f) for _, r in flow.pages for f in parse_forms(r.body)])
         self.assertNotEqual(res.kind, "redirect", res)
         self.assertNoCode(res)
 
@@ -360,8 +361,14 @@ class TestEhrLaunch(LaunchCase):
         _, launch, _ = self.ehr_launch("app", "pa")
         res, _, _, _ = self.ehr_flow("app2", APP2, launch)
         self.assertNoCode(res)
-        # and the rightful client can still use it (the attempt did not spend it)
-        # -- not required by the issue, so only the refusal is asserted
+        self.assertGenuineLaunchWorks()
+
+    def assertGenuineLaunchWorks(self):
+        """Control for the refusals: a fresh launch value of the right client gives a code."""
+        _, launch, _ = self.ehr_launch("app", "pa")
+        res, verifier, _, _ = self.ehr_flow("app", APP, launch)
+        self.assertEqual(res.kind, "redirect", res)
+        self.assertTrue(res.code, res)
 
     def test_forged_launch(self):
         """Issue 5 ("the launch parameter was decoded without verification"):
@@ -371,6 +378,7 @@ class TestEhrLaunch(LaunchCase):
         for value in (altered, b64u('{"patient":"pb"}'), "pb", "x" * 40):
             with self.subTest(launch=value):
                 self.assertNoCode(self.ehr_flow("app", APP, value)[0])
+        self.assertGenuineLaunchWorks()
 
 
 class TestConfidentialClient(LaunchCase):

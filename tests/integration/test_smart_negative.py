@@ -74,8 +74,18 @@ class TestAuthorizeErrors(NegCase):
             res = flow.complete(res, "alice", PASSWORDS["alice"])
         return res
 
+    def control(self):
+        """The same request with a registered client and redirect_uri reaches
+        the login page (so the refusals below are not vacuous)."""
+        _, ch = pkce_pair()
+        res = self.authorize(self.auth_params("app", APP, SCOPE, challenge=ch), complete=False)
+        self.assertEqual(res.kind, "page", res)
+        self.assertEqual(res.resp.status, 200, res.resp)
+        self.assertIn("login", [AuthFlow.classify(f) for f in parse_forms(res.resp.body)], res.resp)
+
     def test_unknown_client(self):
         """Unknown client_id -> error page, never a redirect."""
+        self.control()
         _, ch = pkce_pair()
         for cid in ("nobody", "APP", "app ", ""):
             with self.subTest(client_id=cid):
@@ -84,6 +94,7 @@ class TestAuthorizeErrors(NegCase):
                 self.assertErrorPage(res.resp)
 
     def test_missing_client_id(self):
+        self.control()
         _, ch = pkce_pair()
         res = self.authorize(self.auth_params("x", APP, SCOPE, challenge=ch, client_id=None), complete=False)
         self.assertErrorPage(res.resp)
@@ -111,6 +122,7 @@ class TestAuthorizeErrors(NegCase):
             "other client's": APP2,
             "missing": None,
         }
+        self.control()
         _, ch = pkce_pair()
         for name, uri in variants.items():
             with self.subTest(variant=name, redirect_uri=uri):
