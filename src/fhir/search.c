@@ -47,6 +47,7 @@ struct srch {
 	fhir_req *fr;
 	const char *rtype;     /* searched type, NULL at system level / $everything */
 	const char *comp_id;   /* Patient id of a compartment search / $everything */
+	const char *confine;   /* the token's patient: chains/_has stay in its compartment */
 	int everything;
 	const char *path;      /* "Observation", "Patient/1/Observation", "", "Patient/1/$everything" */
 	search_query q;
@@ -393,25 +394,28 @@ static int srch_and(struct srch *s, const search_limits *lim, const char *qs)
 	return 0;
 }
 
-/* 1 when a clause names a patient other than pid through one of rtype's
- * compartment parameters (patient=B, subject=Patient/B). */
+/* 1 when the search names a patient other than pid: a reference clause
+ * (not chained) whose value is Patient/[other], or a bare id on a
+ * parameter that can only point at a Patient (patient=B). Such a search is
+ * refused rather than silently answered from the token's own compartment. */
 static int srch_names_other_patient(const struct srch *s, const char *pid)
 {
-	const char *const *codes = search_compartment_params(s->rtype);
-	for (size_t i = 0; codes && i < s->q.nclauses; i++) {
+	for (size_t i = 0; i < s->q.nclauses; i++) {
 		const search_clause *c = &s->q.clauses[i];
-		int comp = 0;
+		const char *const *tg;
+		int only_patient;
 		if (!c->param || c->param->type != SEARCH_T_REFERENCE || c->chain || c->mod == SEARCH_MOD_IDENTIFIER)
 			continue;
-		for (size_t k = 0; codes[k] && !comp; k++)
-			comp = !strcmp(codes[k], c->param->code);
-		if (!comp)
-			continue;
+		tg = c->param->targets;
+		only_patient = (tg && tg[0] && !strcmp(tg[0], "Patient") && !tg[1]) ||
+			       (c->mod == SEARCH_MOD_TYPE && c->mod_type && !strcmp(c->mod_type, "Patient"));
 		for (size_t v = 0; v < c->nv; v++) {
 			const search_value *x = &c->v[v];
-			if (x->missing)
+			int patient_ref;
+			if (x->missing || !x->code)
 				continue;
-			if ((!x->sys || !strcmp(x->sys, "Patient")) && x->code && strcmp(x->code, pid) != 0)
+			patient_ref = x->sys ? !strcmp(x->sys, "Patient") : only_patient;
+			if (patient_ref && strcmp(x->code, pid) != 0)
 				return 1;
 		}
 	}
@@ -480,6 +484,7 @@ static int srch_access(struct srch *s, const search_limits *lim, const char **di
 	if (rc)
 		return rc;
 	if (d.patient) {
+		s->confine = d.patient;
 		if (s->comp_id && strcmp(s->comp_id, d.patient) != 0) {
 			*diag = "The access token is limited to another patient";
 			return ERR_FORBIDDEN;
@@ -720,6 +725,7 @@ static void srch_run(struct srch *s)
 	memset(&sq, 0, sizeof sq);
 	sq.q = &s->q;
 	sq.comp_id = s->comp_id;
+	sq.confine = s->confine;
 	sq.everything = s->everything;
 	sq.after = have_after ? &after : NULL;
 	sq.backward = backward;

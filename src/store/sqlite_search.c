@@ -53,6 +53,7 @@ struct sqs {
 	size_t nb, cap;
 	int err;
 	const search_query *q;
+	const char *confine;   /* store_search_q.confine: inner sets stay in this patient's compartment */
 	/* owned strings (prefix upper bounds) */
 	char **own;
 	size_t nown, capown;
@@ -801,6 +802,30 @@ static int sqs_set(struct sqs *x, int level, const char *type, const search_clau
 	}
 	sqs_add(x, " WHERE "), sqs_add(x, c), sqs_add(x, ".type = "), sqs_text(x, type);
 	sqs_add(x, " AND "), sqs_add(x, c), sqs_add(x, ".deleted = 0");
+	if (x->confine) {
+		/* A confined search's chains and _has look only at resources in
+		 * the patient's compartment (or shared, patient-free types). */
+		const char *const *codes = search_compartment_params(type);
+		if (!strcmp(type, "Patient")) {
+			sqs_add(x, " AND "), sqs_add(x, c), sqs_add(x, ".id = "), sqs_text(x, x->confine);
+		} else if (codes) {
+			int first = 1;
+			sqs_add(x, " AND EXISTS (SELECT 1 FROM ix_ref kc WHERE kc.seq = "), sqs_add(x, c),
+				sqs_add(x, ".seq AND kc.p IN (");
+			for (size_t i = 0; codes[i]; i++) {
+				const search_param *cp = search_param_find(type, codes[i]);
+				if (!cp)
+					continue;
+				if (!first)
+					sqs_add(x, ", ");
+				sqs_int(x, search_param_id(cp));
+				first = 0;
+			}
+			if (first)
+				sqs_add(x, "-1");
+			sqs_add(x, ") AND kc.tt = 'Patient' AND kc.tid = "), sqs_text(x, x->confine), sqs_add(x, ")");
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (i == drv)
 			continue; /* the driver already is this condition */
@@ -1032,9 +1057,9 @@ static void sqs_from_where(struct sqs *x, const store_search_q *sq, long drv, in
 
 /* Runs "SELECT count(*) FROM (<driver> LIMIT n)" to see whether a driver
  * is selective. Returns the count, or -1 on error. */
-static int64_t sqs_probe(sqlite3 *db, const search_query *q, long drv)
+static int64_t sqs_probe(sqlite3 *db, const search_query *q, const char *confine, long drv)
 {
-	struct sqs x = { .q = q };
+	struct sqs x = { .q = q, .confine = confine };
 	sqlite3_stmt *st = NULL;
 	int64_t n = -1;
 
@@ -1078,7 +1103,7 @@ static long sqs_pick_driver(sqlite3 *db, const store_search_q *sq)
 	if (rank <= 2)
 		return best;
 	if (q->nsort == 0 && q->rtype) {
-		int64_t n = sqs_probe(db, q, best);
+		int64_t n = sqs_probe(db, q, sq->confine, best);
 		if (n < 0 || n > SQS_DRIVER_PROBE)
 			return (long)q->nclauses; /* scan (type, id) in order */
 	}
@@ -1189,7 +1214,7 @@ static int sqs_run_lazy(sqlite3 *db, struct sq_stmt_cache *cache, const store_se
 			store_search_page *out)
 {
 	const search_query *q = sq->q;
-	struct sqs cx = { .q = q }, fx = { .q = q };
+	struct sqs cx = { .q = q, .confine = sq->confine }, fx = { .q = q, .confine = sq->confine };
 	sqlite3_stmt *cst = NULL, *fst = NULL, *vst = NULL;
 	int rc = 0, step;
 	size_t cap = (size_t)sq->count + 1, n = 0;
@@ -1303,7 +1328,7 @@ static int sqs_run(sqlite3 *db, struct sq_stmt_cache *cache, const store_search_
 		   char *why, size_t whylen)
 {
 	const search_query *q = sq->q;
-	struct sqs x = { .q = q };
+	struct sqs x = { .q = q, .confine = sq->confine };
 	sqlite3_stmt *st = NULL;
 	int rc = 0, step, fixed_type = q->rtype && !sq->everything;
 	long drv;
@@ -1333,6 +1358,7 @@ static int sqs_run(sqlite3 *db, struct sq_stmt_cache *cache, const store_search_
 		sqs_fini(&x);
 		memset(&x, 0, sizeof x);
 		x.q = q;
+		x.confine = sq->confine;
 	}
 	if (sq->count == 0)
 		goto out;

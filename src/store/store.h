@@ -192,6 +192,8 @@ void store_pos_clear(store_pos *p);
 typedef struct store_search_q {
 	const search_query *q;     /* clauses, sort, rtype, _type list */
 	const char *comp_id;       /* compartment Patient/[comp_id]/[rtype]; or NULL */
+	const char *confine;       /* authorization: chains and _has only see resources in
+				      Patient/[confine]'s compartment (and types outside it); or NULL */
 	int everything;            /* Patient/[comp_id]/$everything: the patient and
 				      every resource in its compartment (types from
 				      q->types when given); q->since_us applies */

@@ -262,7 +262,8 @@ class ClientKey:
     def __init__(self, directory, kind, kid, bits=2048, alg=None):
         self.kind = kind
         self.kid = kid
-        self.path = os.path.join(directory, "key-%s.pem" % kid)
+        # unique per key: two keys may share a kid on purpose (a rogue key)
+        self.path = os.path.join(directory, "key-%s-%s.pem" % (kid, os.urandom(4).hex()))
         if kind == "RSA":
             openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:%d" % bits, "-out", self.path)
             self.alg = alg or "RS384"
