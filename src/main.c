@@ -11,6 +11,7 @@
  */
 #include "auth/auth.h"
 #include "auth/oauth.h"
+#include "auth/registry.h"
 #include "auth/token.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -42,6 +43,10 @@ static void main_usage(FILE *f)
 		   "  serve      run the FHIR R4 server (fhird serve --help for options)\n"
 		   "  import     load NDJSON / Bundle files into the database (fhird import --help)\n"
 		   "  reindex    rebuild the search indexes (fhird reindex [--db FILE] [--base-url URL])\n"
+		   "  client     add, list or remove OAuth clients (fhird client --help)\n"
+		   "  user       add a user account (fhird user add --help)\n"
+		   "  launch     print an EHR launch URL for a client (fhird launch --help)\n"
+		   "  keys       rotate the token signing key (fhird keys rotate)\n"
 		   "  version    print the version\n"
 		   "  help       this text\n");
 }
@@ -393,6 +398,9 @@ int main(int argc, char **argv)
 		return import_main(argc, argv);
 	if (strcmp(argv[1], "reindex") == 0)
 		return main_reindex(argc, argv);
+	if (!strcmp(argv[1], "client") || !strcmp(argv[1], "user") || !strcmp(argv[1], "launch") ||
+	    !strcmp(argv[1], "keys"))
+		return auth_admin_main(argc, argv);
 	fprintf(stderr, "fhird: unknown command '%s' (try fhird --help)\n", argv[1]);
 	return 2;
 }

@@ -21,11 +21,13 @@
  * - lastUpdated is strictly increasing over the whole store (one
  *   microsecond apart at least), so _since and _at are exact.
  *
- * Schema (user_version 3):
+ * Schema (user_version 4):
  *   version(seq INTEGER PRIMARY KEY, type, id, vid, updated_us, method,
  *           deleted, body)   every version of every resource, seq = order
  *   current(type, id, vid, seq, deleted)   newest version per resource
  *   ix_*                                   search indexes (sqlite_index.c)
+ *   auth_rec(kind, key, family, value, exp_us, created_us, used)
+ *                                          SMART server state (sqlite_auth.c)
  */
 #include "backend.h"
 #include "sqlite_int.h"
@@ -41,7 +43,7 @@
 #include <string.h>
 #include <time.h>
 
-#define SQ_SCHEMA_VERSION 3
+#define SQ_SCHEMA_VERSION 4
 
 static const char *const sq_migrations[] = {
 	/* 0 -> 1 */
@@ -109,6 +111,20 @@ static const char *const sq_migrations[] = {
 	"  sys2 TEXT, code2 TEXT, num REAL, lo INTEGER, hi INTEGER, str TEXT);"
 	"CREATE INDEX ix_comp_code ON ix_comp(p, code, seq);"
 	"CREATE INDEX ix_comp_seq ON ix_comp(seq, p);",
+	/* 3 -> 4: authorization records (store.h, sqlite_auth.c). Keyed by
+	 * (kind, key) for every lookup; family is indexed for revoking a whole
+	 * grant at once. Not part of the resource tables: the FHIR writer never
+	 * touches it. */
+	"CREATE TABLE auth_rec("
+	"  kind INTEGER NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  family TEXT NOT NULL DEFAULT '',"
+	"  value TEXT NOT NULL,"
+	"  exp_us INTEGER NOT NULL DEFAULT 0,"
+	"  created_us INTEGER NOT NULL,"
+	"  used INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY(kind, key)) WITHOUT ROWID;"
+	"CREATE INDEX auth_rec_family ON auth_rec(family);",
 };
 
 #define SQ_COLS "v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body"
@@ -147,7 +163,7 @@ int sq_exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-static int sq_open_conn(const char *path, int readonly, sqlite3 **out)
+int sq_open_conn(const char *path, int readonly, sqlite3 **out)
 {
 	int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	sqlite3 *db = NULL;
@@ -201,7 +217,7 @@ static int sq_migrate(struct sq *s)
 	return 0;
 }
 
-static int64_t sq_now_us(void)
+int64_t sq_now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -804,6 +820,9 @@ static void sq_close(void *impl)
 		sqlite3_close(s->readers[i].db);
 	}
 	free(s->readers);
+	/* before the writer's connection, so that the last one to close (which
+	 * checkpoints the WAL) is still the writer's */
+	sq_auth_close(s);
 	for (int k = 0; k < SQ_NWRITE; k++)
 		sqlite3_finalize(s->wst[k]);
 	for (size_t k = 0; k < sizeof s->ist / sizeof s->ist[0]; k++)
@@ -850,6 +869,9 @@ static int sq_open(const store_options *o, void **out)
 	    sq_exec(s->wdb, "PRAGMA mmap_size = 2147418112"))
 		goto fail;
 	rc = sq_migrate(s);
+	if (rc)
+		goto fail;
+	rc = sq_auth_open(s, o->path);
 	if (rc)
 		goto fail;
 	for (int k = 0; k < SQ_NWRITE; k++)
@@ -936,5 +958,12 @@ const struct store_backend store_sqlite_backend = {
 	.referrers = sq_referrers,
 	.reindex = sq_reindex,
 	.index_hash = sq_index_hash,
+	.auth_put = sq_auth_put,
+	.auth_get = sq_auth_get,
+	.auth_del = sq_auth_del,
+	.auth_list = sq_auth_list,
+	.auth_revoked = sq_auth_revoked,
+	.auth_expire_family = sq_auth_expire_family,
+	.auth_purge = sq_auth_purge,
 	.compartment_member = sq_compartment_member,
 };

@@ -76,6 +76,13 @@ struct sq {
 	int schema_version;
 	sqlite3_stmt *ist[8];      /* index inserts (sqlite_index.c) */
 	int defer_rows;            /* the job's index rows are written at its end, sorted */
+
+	/* authorization records (sqlite_auth.c): their own write connection,
+	 * one caller at a time (alock); see sqlite_auth.c for why */
+	sqlite3 *adb;
+	pthread_mutex_t alock;
+	int alock_init;
+	sqlite3_stmt *ast[8];
 };
 
 
@@ -86,6 +93,23 @@ void sq_reader_put(struct sq *s, struct sq_reader *r);
  * deleted, body) starting at column 0 into out (body malloc'd). */
 int sq_row_version(sqlite3_stmt *st, store_version_t *out);
 int sq_exec(sqlite3 *db, const char *sql);
+/* A connection to path (readonly or read-write, created when missing)
+ * with the busy timeout every connection of the backend uses. */
+int sq_open_conn(const char *path, int readonly, sqlite3 **out);
+int64_t sq_now_us(void);
+
+/* sqlite_auth.c: opens / closes the authorization-record connection (after
+ * the migrations ran); the backend entry points of store.h's auth calls. */
+int sq_auth_open(struct sq *s, const char *path);
+void sq_auth_close(struct sq *s);
+int sq_auth_put(void *impl, enum store_auth_kind kind, const char *key, const char *family, const char *value,
+		int64_t exp_us, int replace);
+int sq_auth_get(void *impl, enum store_auth_kind kind, const char *key, int take, store_auth_rec *out);
+int sq_auth_del(void *impl, enum store_auth_kind kind, const char *key);
+int sq_auth_list(void *impl, enum store_auth_kind kind, store_auth_rec **out, size_t *n);
+int sq_auth_revoked(void *impl, const char *a, const char *b, int *revoked);
+int sq_auth_expire_family(void *impl, const char *family, int64_t exp_us);
+int sq_auth_purge(void *impl, int64_t now_us, size_t *n);
 
 /* sqlite_index.c */
 int sq_index_write(struct sq *s, int64_t seq, const char *id, const search_row *rows, size_t n);

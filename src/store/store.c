@@ -143,6 +143,74 @@ int store_index_hash(store_t *s, char *out, size_t cap)
 	return s->be->index_hash(s->impl, out, cap);
 }
 
+/* ---- authorization records ---- */
+
+void store_auth_rec_clear(store_auth_rec *r)
+{
+	if (!r)
+		return;
+	free(r->value);
+	r->value = NULL;
+}
+
+int store_auth_put(store_t *s, enum store_auth_kind kind, const char *key, const char *family, const char *value,
+		   int64_t exp_us, int replace)
+{
+	/* The length limits are the interface's (fixed-size fields in
+	 * store_auth_rec), so they are checked here for every backend. */
+	if (!key || !*key || strlen(key) >= STORE_AUTH_KEY_MAX || (family && strlen(family) >= STORE_AUTH_KEY_MAX) ||
+	    !value)
+		return ERR_INVALID;
+	return s->be->auth_put(s->impl, kind, key, family, value, exp_us, replace);
+}
+
+int store_auth_get(store_t *s, enum store_auth_kind kind, const char *key, store_auth_rec *out)
+{
+	memset(out, 0, sizeof *out); /* clearable whatever happens */
+	if (!key || strlen(key) >= STORE_AUTH_KEY_MAX)
+		return ERR_NOTFOUND; /* could never have been stored */
+	return s->be->auth_get(s->impl, kind, key, 0, out);
+}
+
+int store_auth_take(store_t *s, enum store_auth_kind kind, const char *key, store_auth_rec *out)
+{
+	memset(out, 0, sizeof *out);
+	if (!key || strlen(key) >= STORE_AUTH_KEY_MAX)
+		return ERR_NOTFOUND;
+	return s->be->auth_get(s->impl, kind, key, 1, out);
+}
+
+int store_auth_del(store_t *s, enum store_auth_kind kind, const char *key)
+{
+	if (!key || strlen(key) >= STORE_AUTH_KEY_MAX)
+		return 0; /* absent by construction */
+	return s->be->auth_del(s->impl, kind, key);
+}
+
+int store_auth_list(store_t *s, enum store_auth_kind kind, store_auth_rec **out, size_t *n)
+{
+	return s->be->auth_list(s->impl, kind, out, n);
+}
+
+int store_auth_revoked(store_t *s, const char *a, const char *b, int *revoked)
+{
+	return s->be->auth_revoked(s->impl, a, b, revoked);
+}
+
+int store_auth_expire_family(store_t *s, const char *family, int64_t exp_us)
+{
+	/* An empty family is "none": it must not select every record that
+	 * has no family. */
+	if (!family || !*family)
+		return ERR_INVALID;
+	return s->be->auth_expire_family(s->impl, family, exp_us);
+}
+
+int store_auth_purge(store_t *s, int64_t now_us, size_t *n)
+{
+	return s->be->auth_purge(s->impl, now_us, n);
+}
+
 int store_compartment_member(store_t *s, const char *type, int64_t seq, const char *patient, int *yes)
 {
 	return s->be->compartment_member(s->impl, type, seq, patient, yes);

@@ -70,9 +70,12 @@ static void test_patient_scopes_confine(void **state)
 	assert_null(d.patient);
 	assert_int_equal(d.shared, 1);
 	assert_int_equal(decide(f, "Practitioner", SCOPE_S, &d), 0);
-	/* types that name patients but are outside the compartment: refused */
-	assert_int_equal(decide(f, "Group", SCOPE_R, &d), ERR_FORBIDDEN);
-	assert_int_equal(decide(f, "Person", SCOPE_S, &d), ERR_FORBIDDEN);
+	/* Group is in the R4 Patient compartment (member): confined */
+	assert_int_equal(decide(f, "Group", SCOPE_R, &d), 0);
+	assert_string_equal(d.patient, "A");
+	/* outside the compartment and not a shared directory type: refused */
+	assert_int_equal(decide(f, "Binary", SCOPE_R, &d), ERR_FORBIDDEN);
+	assert_int_equal(decide(f, "Linkage", SCOPE_S, &d), ERR_FORBIDDEN);
 	fx_free(f);
 }
 

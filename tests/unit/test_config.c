@@ -60,7 +60,10 @@ static void test_config_defaults(void **state)
 	assert_string_equal(c->base_url, "");
 	assert_string_equal(c->tls_cert, "");
 	assert_string_equal(c->tls_key, "");
-	assert_int_equal(c->auth, CONFIG_AUTH_OFF);
+	assert_int_equal(c->auth, CONFIG_AUTH_SMART); /* SMART is the default */
+	assert_string_equal(c->issuer, "");
+	assert_int_equal(c->access_ttl_s, 3600);
+	assert_int_equal(c->code_ttl_s, 60);
 	assert_int_equal(c->insecure_http, 0);
 	assert_int_equal(c->max_body_bytes, 16777216);
 	assert_int_equal(c->max_header_bytes, 65536);
@@ -290,12 +293,16 @@ static void test_config_finish_rules(void **state)
 	assert_int_equal(finish_with((const char *const[]){ "tls_cert", "/x/cert.pem", NULL }, NULL), ERR_INVALID);
 	assert_int_equal(finish_with((const char *const[]){ "tls_key", "/x/key.pem", NULL }, NULL), ERR_INVALID);
 	/* auth off is loopback only */
-	assert_int_equal(finish_with((const char *const[]){ "listen", "0.0.0.0:8080", NULL }, NULL), ERR_INVALID);
-	assert_int_equal(
-		finish_with((const char *const[]){ "listen", "0.0.0.0:8080", "insecure_http", "true", NULL }, NULL),
-		ERR_INVALID);
-	assert_int_equal(finish_with((const char *const[]){ "listen", "[::]:8080", NULL }, NULL), ERR_INVALID);
-	assert_int_equal(finish_with((const char *const[]){ "listen", "10.1.2.3:8080", NULL }, NULL), ERR_INVALID);
+	assert_int_equal(finish_with((const char *const[]){ "listen", "0.0.0.0:8080", "auth", "off", NULL }, NULL),
+			 ERR_INVALID);
+	assert_int_equal(finish_with((const char *const[]){ "listen", "0.0.0.0:8080", "auth", "off", "insecure_http",
+							    "true", NULL },
+				     NULL),
+			 ERR_INVALID);
+	assert_int_equal(finish_with((const char *const[]){ "listen", "[::]:8080", "auth", "off", NULL }, NULL),
+			 ERR_INVALID);
+	assert_int_equal(finish_with((const char *const[]){ "listen", "10.1.2.3:8080", "auth", "off", NULL }, NULL),
+			 ERR_INVALID);
 	/* auth on, no TLS, not loopback: refused unless insecure_http */
 	assert_int_equal(finish_with((const char *const[]){ "listen", "0.0.0.0:8080", "auth", "smart", NULL }, NULL),
 			 ERR_INVALID);
@@ -304,6 +311,8 @@ static void test_config_finish_rules(void **state)
 				     &c),
 			 0);
 	assert_string_equal(c.base_url, "http://0.0.0.0:8080/fhir");
+	/* the OAuth issuer: the base URL's origin + /auth */
+	assert_string_equal(c.issuer, "http://0.0.0.0:8080/auth");
 	config_fini(&c);
 	/* with TLS: https base URL */
 	assert_int_equal(finish_with((const char *const[]){ "listen", "0.0.0.0:8443", "auth", "smart", "tls_cert",
