@@ -17,11 +17,14 @@
  *
  * Pages are server-rendered HTML without JavaScript, every value escaped,
  * with Cache-Control: no-store, Content-Security-Policy (default-src
- * 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors
- * 'none'), X-Frame-Options: DENY, Referrer-Policy: no-referrer. A pending
- * authorization is a STORE_AUTH_REQUEST record named by a random id; it
- * is bound to the browser by an HttpOnly SameSite=Strict cookie and each
- * form carries a CSRF token checked against the record.
+ * 'none'; style-src 'unsafe-inline'; form-action 'self' plus the client's
+ * redirect origin, for the 302 that answers the last form;
+ * frame-ancestors 'none'), X-Frame-Options: DENY, Referrer-Policy:
+ * no-referrer. A pending authorization is a STORE_AUTH_REQUEST record
+ * named by a random id and walked login -> [patient pick] -> consent; it
+ * is bound to the browser by an HttpOnly SameSite=Strict cookie (one per
+ * request, Path = the issuer path) and each form carries a CSRF token
+ * checked against the record.
  *
  * Ownership: main owns the oauth_t; it borrows cfg, store and tokens,
  * which must outlive it. Thread-safe.
