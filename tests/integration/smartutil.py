@@ -256,6 +256,9 @@ def openssl(*args, data=None):
     return p.stdout
 
 
+DEFAULT = object()  # "not given" for auth_params (None means "leave out")
+
+
 class ClientKey:
     """A client's key pair made by openssl: kind "RSA" (bits) or "EC" (P-384)."""
 
@@ -1054,10 +1057,15 @@ class SmartCase(SpecCase):
         return r.json
 
     # -- flows
-    def auth_params(self, client_id, redirect, scope, state=None, aud=None, challenge=None, nonce=None, **extra):
+    def auth_params(self, client_id, redirect, scope, state=DEFAULT, aud=DEFAULT, challenge=None, nonce=None,
+                    **extra):
+        """state/aud: left out when None, a default when not given."""
         p = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect, "scope": scope,
-             "state": state if state is not None else secrets.token_urlsafe(12),
-             "aud": aud if aud is not None else self.base()}
+             "state": secrets.token_urlsafe(12) if state is DEFAULT else state,
+             "aud": self.base() if aud is DEFAULT else aud}
+        for k in ("state", "aud"):
+            if p[k] is None:
+                del p[k]
         if challenge is not None:
             p["code_challenge"] = challenge
             p["code_challenge_method"] = "S256"
@@ -1075,7 +1083,9 @@ class SmartCase(SpecCase):
         """Authorize with PKCE and drive the pages; returns (FlowResult,
         verifier, params sent, flow)."""
         verifier, challenge = pkce_pair()
-        params = self.auth_params(client_id, redirect, scope, state=state, challenge=challenge, nonce=nonce, **extra)
+        if state is not None:
+            extra["state"] = state
+        params = self.auth_params(client_id, redirect, scope, challenge=challenge, nonce=nonce, **extra)
         flow = AuthFlow(self.server)
         res = flow.authorize(params, method=method)
         res = flow.complete(res, user, password, patient=patient, untick=untick, approve=approve)

@@ -96,7 +96,9 @@ class TestAuthorizeErrors(NegCase):
     def test_missing_client_id(self):
         self.control()
         _, ch = pkce_pair()
-        res = self.authorize(self.auth_params("x", APP, SCOPE, challenge=ch, client_id=None), complete=False)
+        p = self.auth_params("x", APP, SCOPE, challenge=ch)
+        del p["client_id"]
+        res = self.authorize(p, complete=False)
         self.assertErrorPage(res.resp)
 
     def test_redirect_uri_variants(self):
