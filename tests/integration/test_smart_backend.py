@@ -127,6 +127,7 @@ class TestBackendServices(SmartCase):
                 self.assertRefused(self.cc(self.assertion("rsa", exp_in=secs)))
 
     def test_expired(self):
+        """client-confidential-asymmetric.html: an assertion whose exp has passed -> invalid_client."""
         for secs in (-120, -3600):
             with self.subTest(exp_in=secs):
                 self.assertRefused(self.cc(self.assertion("rsa", exp_in=secs)))
@@ -152,6 +153,7 @@ class TestBackendServices(SmartCase):
         self.assertRefused(self.cc(self.assertion("rsa2", client="bk")))
 
     def test_unknown_client(self):
+        """RFC 7523 3 / RFC 6749 5.2: iss/sub naming no registered client -> invalid_client."""
         self.assertRefused(self.cc(self.assertion("rsa", client="nobody")))
 
     def test_unknown_kid(self):
@@ -232,6 +234,7 @@ class TestBackendServices(SmartCase):
         self.assertIn((r.json or {}).get("error"), ("invalid_client", "invalid_request"), r)
 
     def test_malformed_assertion(self):
+        """RFC 7521 4.2 / RFC 6749 5.2: a malformed assertion gets no token (invalid_client or invalid_request)."""
         for a in ("", "a.b", "a.b.c", "x" * 5000, "..", jwt_make({"alg": "RS384"}, ["not", "an", "object"])):
             with self.subTest(assertion=a[:20]):
                 r = self.cc(a)

@@ -190,6 +190,8 @@ class TestPatientCompartment(SmartCase):
 
     # -- read, vread, history
     def test_read(self):
+        """Issue 5: read of B's resources (every type, Patient/B too): 403/404
+        exactly like a missing id; A's own: 200."""
         for t in list(TYPES) + ["Patient"]:
             with self.subTest(type=t):
                 b = "pb" if t == "Patient" else rid(t, "b")
@@ -199,6 +201,7 @@ class TestPatientCompartment(SmartCase):
                 self.assertEqual(self.a("GET", "%s/%s" % (t, own)).status, 200)
 
     def test_vread(self):
+        """Issue 5: vread of B's resources answers like a missing id (403/404)."""
         for t in list(TYPES) + ["Patient"]:
             with self.subTest(type=t):
                 b = "pb" if t == "Patient" else rid(t, "b")
@@ -206,6 +209,7 @@ class TestPatientCompartment(SmartCase):
                 self.assertNotFoundOrForbidden(self.a("GET", "%s/%s/_history/1" % (t, b)), missing)
 
     def test_instance_history(self):
+        """Issue 5: instance history of B's resources answers like a missing id (403/404)."""
         for t in list(TYPES) + ["Patient"]:
             with self.subTest(type=t):
                 b = "pb" if t == "Patient" else rid(t, "b")
@@ -214,6 +218,7 @@ class TestPatientCompartment(SmartCase):
                 self.assertNotFoundOrForbidden(r, missing)
 
     def test_type_and_system_history(self):
+        """Issue 5: type- and system-level history: 403 or only A's versions."""
         for t in list(TYPES) + ["Patient"]:
             with self.subTest(type=t):
                 self.assertSearchClean(self.a("GET", "%s/_history?_count=200" % t))
@@ -257,6 +262,7 @@ class TestPatientCompartment(SmartCase):
                                    allow_403=False)
 
     def test_id_lists(self):
+        """Issue 5: `_id` lists naming B's ids return none of them (search narrowed to the compartment)."""
         for t in TYPES:
             with self.subTest(type=t):
                 refs = self.search_refs(self.a("GET", "%s?_id=%s,%s" % (t, rid(t, "a"), rid(t, "b"))))
@@ -407,6 +413,8 @@ class TestPatientCompartment(SmartCase):
             self.assertEqual(self.a("POST", "Observation", res).status, 201)
 
     def test_update_b(self):
+        """Issue 5: updating B's resource (as B's or taken over for A) -> 403/404, the same as an update-as-create for
+        B; nothing changes."""
         for t in TYPES:
             with self.subTest(type=t):
                 b = rid(t, "b")
@@ -422,6 +430,7 @@ class TestPatientCompartment(SmartCase):
         self.assertBUnchanged()
 
     def test_move_own_resource_to_b(self):
+        """Issue 5: A's resource may not be moved into B's compartment by update or patch (403, unchanged)."""
         r = self.a("PUT", "Observation/observation-a2", build("Observation", "observation-a2", "pb"))
         self.assertOutcome(r, 403)
         r = self.api("GET", "Observation/observation-a2", self.admin)
@@ -434,6 +443,7 @@ class TestPatientCompartment(SmartCase):
         self.assertEqual(r.json["subject"]["reference"], "Patient/pa")
 
     def test_patch_b(self):
+        """Issue 5: PATCH of B's resources -> 403/404 like a missing id; B unchanged."""
         patch = json.dumps([{"op": "replace", "path": "/status", "value": "entered-in-error"}]).encode()
         for t in TYPES:
             with self.subTest(type=t):
@@ -447,6 +457,7 @@ class TestPatientCompartment(SmartCase):
         self.assertBUnchanged()
 
     def test_delete_b(self):
+        """Issue 5: DELETE of B's resources (Patient/B too) -> 403/404; B unchanged."""
         for t in list(TYPES) + ["Patient"]:
             with self.subTest(type=t):
                 b = "pb" if t == "Patient" else rid(t, "b")
@@ -486,6 +497,7 @@ class TestUserScopes(SmartCase):
         return seed() + [{"resourceType": "Practitioner", "id": "pr1", "name": [{"family": "Smith"}]}]
 
     def test_patient_user_confined(self):
+        """Issue 5: user/*.cruds for a user whose fhirUser is Patient/A is confined to A."""
         t = self.login_token("app", APP, "openid fhirUser user/*.cruds", "alice", PASSWORDS["alice"])
         tok = t["access_token"]
         for rtype in ("Observation", "Condition", "Encounter"):
@@ -507,6 +519,7 @@ class TestUserScopes(SmartCase):
         self.assertOutcome(self.api("POST", "Observation", tok, res), 403)
 
     def test_practitioner_user_not_confined(self):
+        """Issue 5: a Practitioner user with user/*.rs reads every patient's data and cannot write (no c)."""
         t = self.login_token("app", APP, "openid fhirUser user/*.rs", "drsmith", PASSWORDS["drsmith"])
         tok = t["access_token"]
         for ref_ in ("Observation/observation-a", "Observation/observation-b", "Patient/pa", "Patient/pb"):

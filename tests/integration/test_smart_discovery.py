@@ -181,6 +181,8 @@ class TestKeyRotation(SmartCase):
         return "http://fhir.example.test/auth/token"
 
     def test_rotation(self):
+        """Issue 5 / token.h: after `fhird keys rotate` the old token verifies at once and after a restart; new tokens
+        carry the new kid; the JWKS lists both."""
         conf = self.http("GET", SMART_CONF).json
         self.assertEqual(conf.get("token_endpoint"), self.token_url())
         t1 = self.backend_token("bk", self.keys["rsa"], "system/*.rs")["access_token"]

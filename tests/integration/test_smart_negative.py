@@ -94,6 +94,7 @@ class TestAuthorizeErrors(NegCase):
                 self.assertErrorPage(res.resp)
 
     def test_missing_client_id(self):
+        """RFC 6749 4.1.2.1: missing client_id -> error page, no redirect."""
         self.control()
         _, ch = pkce_pair()
         p = self.auth_params("x", APP, SCOPE, challenge=ch)
@@ -238,11 +239,13 @@ class TestCsrf(NegCase):
         self.assertFalse(loc.startswith(APP), r)
 
     def test_login_without_cookie(self):
+        """Issue 5: the login form posted without the request cookie is refused."""
         flow, form = self.start()
         pairs = flow.fill_login(form, "alice", PASSWORDS["alice"])
         self.assertRefused(self.post(flow, form, pairs, cookies=False))
 
     def test_login_with_wrong_csrf(self):
+        """Issue 5: the login form with a wrong or missing CSRF token is refused."""
         flow, form = self.start()
         name = csrf_field(form)
         self.assertTrue(name, "login form without a CSRF field: %r" % form)
@@ -252,12 +255,15 @@ class TestCsrf(NegCase):
         self.assertRefused(self.post(flow, form, pairs))
 
     def test_login_with_other_sessions_cookie(self):
+        """Issue 5: a form of one authorization posted with another one's cookie is refused."""
         flow1, form1 = self.start()
         flow2, _ = self.start()
         pairs = flow1.fill_login(form1, "alice", PASSWORDS["alice"])
         self.assertRefused(self.post(flow1, form1, pairs, cookie_header=flow2.cookie_header()))
 
     def test_consent_without_cookie_or_csrf(self):
+        """Issue 5: the consent form without the cookie or with a wrong CSRF token is refused (control: a genuine post
+        gives a code)."""
         flow, form = self.start()
         res = flow.submit(form, flow.fill_login(form, "alice", PASSWORDS["alice"]))
         self.assertEqual(res.kind, "page", res)
@@ -351,6 +357,7 @@ class TestCodeExchange(NegCase):
         self.assertOAuthError(r, 400, "invalid_request", "invalid_grant")
 
     def test_garbage_code(self):
+        """RFC 6749 5.2: an unknown code -> invalid_grant (empty: invalid_request allowed)."""
         _, verifier = pkce_pair()
         for code in ("x", secrets.token_urlsafe(32), ""):
             with self.subTest(code=code):
@@ -404,6 +411,8 @@ class TestRefresh(NegCase):
     token revokes the family, scope may only narrow, bound to its client."""
 
     def test_rotation(self):
+        """Issue 5 / OAuth 2.0 Security BCP 4.14.2: every refresh returns a new refresh token; context and scope kept;
+        no-store."""
         t0, _, _ = self.full_login()
         r = self.refresh(t0["refresh_token"])
         self.assertEqual(r.status, 200, r)
@@ -457,11 +466,13 @@ class TestRefresh(NegCase):
         self.assertOutcome(self.api("GET", "Observation?patient=pa", t1["access_token"]), 403)
 
     def test_garbage_refresh_token(self):
+        """RFC 6749 5.2: an unknown refresh token -> invalid_grant."""
         for rt in ("x", secrets.token_urlsafe(32)):
             with self.subTest(refresh_token=rt):
                 self.assertOAuthError(self.refresh(rt), 400, "invalid_grant")
 
     def test_access_token_is_not_a_refresh_token(self):
+        """RFC 6749 6: an access token is not a refresh token -> invalid_grant."""
         t0, _, _ = self.full_login()
         self.assertOAuthError(self.refresh(t0["access_token"]), 400, "invalid_grant")
 
@@ -550,6 +561,7 @@ class TestRevocation(NegCase):
         return self.form_post("/auth/revoke", pairs)
 
     def test_revoke_access_token(self):
+        """RFC 7009 2 / issue 5: a revoked access token gets 401 at once."""
         t, _, _ = self.full_login()
         at = t["access_token"]
         self.assertEqual(self.api("GET", "Patient/pa", at).status, 200)
@@ -559,6 +571,7 @@ class TestRevocation(NegCase):
         self.assert401(self.api("GET", "Observation?patient=pa", at))
 
     def test_revoke_refresh_token(self):
+        """RFC 7009 2: a revoked refresh token cannot refresh (invalid_grant)."""
         t, _, _ = self.full_login()
         r = self.revoke(t["refresh_token"], hint="refresh_token")
         self.assertEqual(r.status, 200, r)

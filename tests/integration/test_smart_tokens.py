@@ -61,6 +61,7 @@ class TestBearerValidation(TokenCase):
         return TestBearerValidation._tok
 
     def test_valid_token_control(self):
+        """Control: the backend token used below works."""
         self.assertEqual(self.api("GET", "Patient/pa", self.tok()).status, 200)
 
     def test_missing_token(self):
@@ -136,6 +137,7 @@ class TestBearerValidation(TokenCase):
                 self.assert401(self.api("GET", "Patient/pa", tamper(at, change)))
 
     def test_tampered_header_and_signature(self):
+        """RFC 8725 3.1 / issue 5: kid, alg or jku changed in the header, or the signature altered/removed -> 401."""
         at = self.tok()
         self.assert401(self.api("GET", "Patient/pa", tamper(at, header_changes={"kid": "no-such-kid"})))
         self.assert401(self.api("GET", "Patient/pa", tamper(at, header_changes={"alg": "RS384"})))
@@ -199,6 +201,7 @@ class TestBearerValidation(TokenCase):
             self.assertEqual(r.status, 401, r)
 
     def test_refresh_token_is_not_an_access_token(self):
+        """RFC 6750 / issue 5: a refresh token presented as a bearer token -> 401."""
         t = self.login_token("app", APP, "launch/patient patient/Patient.r offline_access", "alice",
                              PASSWORDS["alice"])
         self.assert401(self.api("GET", "Patient/pa", t["refresh_token"]))
@@ -311,6 +314,8 @@ class TestScopeInteractions(TokenCase):
         self.admin = TestScopeInteractions.admin
 
     def test_letters(self):
+        """scopes-and-launch-context.html: each v1/v2 scope allows exactly the interactions of its letters; the rest
+        403."""
         for scope, letters, patient_ok in SCOPES:
             tok = self.sys_token(scope)
             for name, letter, fn in INTERACTIONS:
