@@ -486,8 +486,21 @@ static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int de
 			member = !strcmp(id, op->guard_patient);
 		else if (sq_comp_member_db(s->wdb, op->type, cur_seq, op->guard_patient, &member))
 			goto dberr;
+		if (!member && deleted) {
+			/* For this token the resource does not exist, and deleting
+			 * what does not exist is a no-op (http.html#delete): the
+			 * same answer as for a missing id, so ids cannot be probed. */
+			op->noop = 1;
+			return 0;
+		}
 		if (!member)
 			return ERR_FORBIDDEN;
+	}
+	if (op->guard_patient && op->kind == STORE_OP_UPDATE && (!exists || cur_deleted)) {
+		/* No update-as-create for a confined writer: a client-chosen id
+		 * that is free (201) and one taken by another patient (403) would
+		 * answer differently. It creates with POST instead. */
+		return ERR_FORBIDDEN;
 	}
 
 	if (op->if_match > 0 && (!exists || cur_deleted || cur_vid != op->if_match))

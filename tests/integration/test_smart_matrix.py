@@ -12,7 +12,9 @@ then tries every interaction on B's resource and on B's compartment:
   read, vread, instance history    404, exactly as an id that does not exist
   search (no criteria, _id=B's)    A's resource found, B's never
   Patient/B/[type]                 403; Patient/A/[type] finds A's
-  update, patch, delete            refused (403/404); B's version unchanged
+  update, patch                    refused (403/404); B's version unchanged
+  delete                           answered as for a missing id; B unchanged
+  update-as-create (free id)       refused like an update of B's resource
   create pointing at B             403; pointing at A: 201
 
 The generator is table-driven from the spec files, so a type the server
@@ -228,8 +230,14 @@ class TestCompartmentMatrix(SmartCase):
                 r = self.a("PATCH", "%s/%s" % (t, b["id"]), json.dumps(patch).encode(),
                            {"Content-Type": "application/json-patch+json"})
                 self.assertIn(r.status, (403, 404), r)
+                # for A's token B's resource does not exist: the same answer as a missing id
+                missing = self.a("DELETE", "%s/mx-nosuch" % t)
                 r = self.a("DELETE", "%s/%s" % (t, b["id"]))
-                self.assertIn(r.status, (403, 404), r)
+                self.assertIn(r.status, (204, 403, 404), r)
+                self.assertEqual(r.status, missing.status, r)
+                # update-as-create: a free id answers like B's taken one
+                fresh = self.a("PUT", "%s/mx-free-%s" % (t, t.lower()), dict(a, id="mx-free-%s" % t.lower()))
+                self.assertIn(fresh.status, (403, 404), fresh)
                 self.assertEqual(self.b_version(t, b["id"]), before, "B's %s was changed" % t)
                 # re-pointing A's own resource at B is refused too
                 r = self.a("PUT", "%s/%s" % (t, a["id"]), dict(b, id=a["id"]))
