@@ -18,6 +18,7 @@
 #include "core/log.h"
 #include "fhir/fhir.h"
 #include "http/http.h"
+#include "http/limits.h"
 #include "import/import.h"
 #include "search/extract.h"
 #include "search/reindex.h"
@@ -180,6 +181,7 @@ static int main_serve(int argc, char **argv)
 	auth_t *auth = NULL;
 	auth_tokens *tokens = NULL;
 	http_server *srv = NULL;
+	http_limits *limits = NULL;
 	main_app mapp;
 	fhir_app app;
 	store_options so;
@@ -249,6 +251,7 @@ static int main_serve(int argc, char **argv)
 			so.readers = 4;
 	}
 	so.write_batch_max = cfg.write_batch_max;
+	so.statement_timeout_ms = cfg.db_statement_timeout_ms;
 	rc = store_open(&so, &store);
 	if (rc) {
 		log_error("msg=\"cannot open the database\" err=%s", err_name(rc));
@@ -284,6 +287,15 @@ static int main_serve(int argc, char **argv)
 	 * only when tokens do (not with --auth off). */
 	if (tokens && oauth_new(&cfg, store, tokens, &mapp.oauth))
 		goto out;
+	/* Rate limits, login backoff, the password-check gate: in memory,
+	 * per process (docs/limits.md). */
+	if (http_limits_new(&cfg, &limits)) {
+		log_error("msg=\"cannot set up the rate limits\"");
+		goto out;
+	}
+	app.limits = limits;
+	if (mapp.oauth)
+		oauth_set_limits(mapp.oauth, limits);
 	if (fhir_capability_build(&app))
 		goto out;
 	if (http_server_start(srv))
@@ -306,6 +318,7 @@ static int main_serve(int argc, char **argv)
 	status = 0;
 out:
 	http_server_stop(srv, cfg.shutdown_grace_s);
+	http_limits_free(limits);
 	oauth_free(mapp.oauth);
 	auth_free(auth);
 	auth_tokens_free(tokens);

@@ -63,6 +63,16 @@ void oauth_send_error(http_response *resp, int status, const char *error, const 
 	oauth_send_json(resp, status, o);
 }
 
+void oauth_send_throttled(http_request *req, http_response *resp, oauth_t *o, int html, const char *why,
+			  unsigned retry_s)
+{
+	if (html)
+		oauth_page_error(o, resp, 429, why);
+	else
+		oauth_send_error(resp, 429, "temporarily_unavailable", why);
+	http_response_header(resp, "Retry-After", http_limits_retry_after(req->arena, retry_s));
+}
+
 int oauth_form(const http_request *req, http_param **ps, size_t *n)
 {
 	if (!oauth_form_type_ok(http_request_header(req, "Content-Type")))
@@ -270,6 +280,11 @@ fail:
 	return rc;
 }
 
+void oauth_set_limits(oauth_t *o, http_limits *limits)
+{
+	o->limits = limits;
+}
+
 void oauth_free(oauth_t *o)
 {
 	if (!o)
@@ -411,9 +426,38 @@ static const char oauth_style[] =
 	"\"font_family_body\":\"Georgia, Times, 'Times New Roman', serif\","
 	"\"font_family_heading\":\"'HelveticaNeue-Light', Helvetica, Arial, 'Lucida Grande', sans-serif;\"}";
 
+/* rate_auth_addr for the endpoints that do work per request (records
+ * written, passwords or signatures checked, clients listed); the static
+ * documents are left alone. 1 when resp holds the 429. */
+static int oauth_addr_limited(oauth_t *o, http_request *req, http_response *resp, const char *name)
+{
+	static const char *const pages[] = { "authorize", "login", "pick", "consent", NULL };
+	static const char *const apis[] = { "token", "introspect", "revoke", NULL };
+	unsigned retry_s = 0;
+	int html = -1;
+
+	for (size_t i = 0; pages[i] && html < 0; i++)
+		if (strcmp(name, pages[i]) == 0)
+			html = 1;
+	for (size_t i = 0; apis[i] && html < 0; i++)
+		if (strcmp(name, apis[i]) == 0)
+			html = 0;
+	if (html < 0 || !http_limits_addr(o->limits, HTTP_LIMIT_AUTH, req, &retry_s))
+		return 0;
+	oauth_send_throttled(req, resp, o, html,
+			     html ? "Too many requests from your network; wait a moment and try again." :
+				    "too many requests from this address (rate_auth_addr)",
+			     retry_s);
+	log_info("msg=\"oauth %s\" outcome=throttled limit=rate_auth_addr", name);
+	return 1;
+}
+
 static int oauth_endpoint(oauth_t *o, http_request *req, http_response *resp, const char *name)
 {
 	int get = oauth_is(req, "GET") || oauth_is(req, "HEAD"), post = oauth_is(req, "POST");
+
+	if (oauth_addr_limited(o, req, resp, name))
+		return 1;
 
 	if (strcmp(name, "authorize") == 0) {
 		if (get || post)

@@ -35,12 +35,19 @@
 #include "auth/token.h"
 #include "core/config.h"
 #include "http/http.h"
+#include "http/limits.h"
 #include "store/store.h"
 
 typedef struct oauth oauth_t;
 
 int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t **out);
 void oauth_free(oauth_t *o);
+
+/* The abuse limits the endpoints apply (http/limits.h): per-address and
+ * per-client rate limits (rate_auth_*), login backoff and the
+ * password-check gate. Borrowed; must outlive o. Not set: no limits. Call
+ * before the first request. */
+void oauth_set_limits(oauth_t *o, http_limits *limits);
 
 /* 1 when req's path belongs to the authorization server (resp is then
  * filled), 0 when it does not (the caller passes it on to FHIR). */

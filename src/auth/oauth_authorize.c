@@ -516,11 +516,25 @@ static int authz_needs_patient(const char *scope)
 	return need;
 }
 
+/* The login page again, with a notice, status and Retry-After: the
+ * pending request stays, so the same form can be sent once the wait is
+ * over. */
+static void authz_login_wait(oauth_t *o, http_request *req, http_response *resp, authz_step *st, int status,
+			     const char *msg, unsigned retry_s)
+{
+	authz_step_page(o, req, resp, st, msg);
+	if (resp->status == 200) {
+		resp->status = status;
+		http_response_header(resp, "Retry-After", http_limits_retry_after(req->arena, retry_s));
+	}
+}
+
 void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 {
 	authz_step st;
 	const char *username = NULL, *password = NULL, *own = NULL, *patient;
 	auth_user user;
+	unsigned retry_s = 0;
 	int rc;
 
 	memset(&user, 0, sizeof user);
@@ -533,7 +547,32 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 	}
 	oauth_param(st.ps, st.n, "username", &username);
 	oauth_param(st.ps, st.n, "password", &password);
-	rc = username && password ? auth_user_login(o->store, username, password, &user) : ERR_UNAUTHORIZED;
+	/* Backoff (docs/limits.md): while a delay runs for this account or
+	 * this address the password is not looked at, so the right one gets
+	 * the same answer as a wrong one and guessing during a delay learns
+	 * nothing. The attempt costs nothing and counts for nothing. */
+	if (http_limits_login_check(o->limits, req, username, &retry_s)) {
+		const char *msg = arena_printf(req->arena,
+					       "Too many failed sign-in attempts. Wait %u second%s, then try again.",
+					       retry_s, retry_s == 1 ? "" : "s");
+		authz_login_wait(o, req, resp, &st, 429, msg ? msg : "Too many failed sign-in attempts.", retry_s);
+		log_warn("msg=\"oauth login\" client=%s outcome=backoff retry_s=%u", st.logid, retry_s);
+		goto out;
+	}
+	if (username && password) {
+		/* Each check holds 64 MiB (argon2id): a bounded number at once. */
+		if (http_limits_password_begin(o->limits)) {
+			authz_login_wait(o, req, resp, &st, 503, "The server is busy. Try again in a moment.", 1);
+			log_warn("msg=\"oauth login\" client=%s outcome=busy", st.logid);
+			goto out;
+		}
+		rc = auth_user_login(o->store, username, password, &user);
+		http_limits_password_end(o->limits);
+	} else {
+		rc = ERR_UNAUTHORIZED;
+	}
+	if (rc == 0 || rc == ERR_UNAUTHORIZED)
+		http_limits_login_done(o->limits, req, username, rc == 0);
 	if (rc == ERR_UNAUTHORIZED) {
 		json_int_t fails = json_integer_value(json_object_get(st.v, "fails")) + 1;
 		if (fails >= OAUTH_MAX_LOGIN_FAILS) {

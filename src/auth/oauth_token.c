@@ -738,6 +738,18 @@ void oauth_token(oauth_t *o, http_request *req, http_response *resp)
 		return;
 	}
 	oauth_cors_client(req, resp, &c);
+	{
+		unsigned retry_s = 0;
+		if (http_limits_client(o->limits, HTTP_LIMIT_AUTH, req, c.id, &retry_s)) {
+			char logid[64];
+			oauth_send_throttled(req, resp, o, 0, "too many token requests for this client (rate_auth_client)",
+					     retry_s);
+			oauth_log_safe(c.id, logid, sizeof logid);
+			log_info("msg=\"oauth token\" client=%s outcome=throttled limit=rate_auth_client", logid);
+			auth_client_fini(&c);
+			return;
+		}
+	}
 	if (strcmp(grant, "authorization_code") == 0) {
 		tok_code(o, req, resp, ps, n, &c);
 	} else if (strcmp(grant, "refresh_token") == 0) {

@@ -44,6 +44,27 @@ typedef struct config {
 	unsigned max_conn_per_ip;
 	unsigned max_connections;
 	unsigned conn_timeout_s;
+	/* abuse limits (docs/limits.md) */
+	unsigned header_timeout_s;       /* request line + headers, from connection open / last response */
+	unsigned body_min_rate;          /* body bytes per second a request must average (0: no deadline) */
+	unsigned rate_api_addr;          /* FHIR requests per second per client address (0: no limit) */
+	unsigned rate_api_addr_burst;
+	unsigned rate_api_client;        /* FHIR requests per second per OAuth client */
+	unsigned rate_api_client_burst;
+	unsigned rate_auth_addr;         /* /auth requests per second per client address */
+	unsigned rate_auth_addr_burst;
+	unsigned rate_auth_client;       /* token requests per second per OAuth client */
+	unsigned rate_auth_client_burst;
+	int rate_exempt_loopback;        /* loopback clients pass the rate limits and address backoff */
+	unsigned limit_table_entries;    /* entries per rate-limit / backoff table */
+	unsigned login_free_failures;    /* failed logins per account before delays begin */
+	unsigned login_addr_free_failures; /* failed logins per address before delays begin */
+	unsigned login_backoff_ms;       /* first delay; doubles with each further failure */
+	unsigned login_backoff_max_s;    /* longest delay */
+	unsigned login_window_s;         /* failures forgotten this long after the last delay */
+	unsigned login_max_concurrent;   /* simultaneous password checks (0: twice the CPUs) */
+	unsigned login_queue_ms;         /* how long a login waits for a password-check slot */
+	unsigned db_statement_timeout_ms;/* database time per request on read connections (0: none) */
 	unsigned threads;
 	unsigned db_readers;       /* read connections (0: automatic) */
 	unsigned page_default;     /* _count when absent */

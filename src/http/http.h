@@ -40,6 +40,11 @@ typedef struct http_request {
 	int pre_error;           /* 0, or an ERR_* the listener detected (413, 414) */
 	int is_tls;
 	void *conn;              /* the libmicrohttpd connection (for headers) */
+	/* The client's address as the socket sees it (with a proxy in front:
+	 * the proxy's): IPv4 in 4 bytes (IPv4-mapped IPv6 too), IPv6 in 16;
+	 * peer_len 0 when unknown (a Bundle entry). */
+	unsigned char peer[16];
+	unsigned peer_len;
 	/* A sub-request (a Bundle entry) carries its own headers; of the
 	 * enclosing request's it sees only Authorization, so that entries are
 	 * authorized exactly like the request that carried them. */

@@ -1315,7 +1315,7 @@ static int sqs_run_lazy(sqlite3 *db, struct sq_stmt_cache *cache, const store_se
 		rc = ERR_DB;
 out:
 	if (rc == ERR_DB)
-		log_error("msg=\"search failed\" err=\"%s\"", sqlite3_errmsg(db));
+		rc = sq_read_error(db, "search");
 	sq_stmt_release(cache, cst);
 	sq_stmt_release(cache, fst);
 	sq_stmt_release(cache, vst);
@@ -1463,12 +1463,7 @@ reorder:
 	goto out;
 
 dberr:
-	if (sqlite3_errcode(db) == SQLITE_INTERRUPT) {
-		rc = ERR_BUSY;
-	} else {
-		log_error("msg=\"search failed\" err=\"%s\"", sqlite3_errmsg(db));
-		rc = ERR_DB;
-	}
+	rc = sq_read_error(db, "search");
 out:
 	if (x.err == ERR_INVALID && why && whylen)
 		snprintf(why, whylen, "The search is nested too deeply");
@@ -1548,7 +1543,7 @@ int sq_comp_member_db(sqlite3 *db, const char *type, int64_t seq, const char *pa
 	if (step == SQLITE_ROW)
 		*yes = 1;
 	else if (step != SQLITE_DONE)
-		rc = ERR_DB;
+		rc = sq_read_error(db, "compartment check");
 out:
 	sqlite3_finalize(st);
 	sqs_fini(&x);
@@ -1620,7 +1615,7 @@ int sq_referrers(void *impl, const uint32_t *params, size_t np, const char *type
 		rc = ERR_DB;
 out:
 	if (rc == ERR_DB)
-		log_error("msg=\"referrers query failed\" err=\"%s\"", sqlite3_errmsg(r->db));
+		rc = sq_read_error(r->db, "referrers query");
 	sqlite3_finalize(st);
 	sqs_fini(&x);
 	sq_reader_put(s, r);
