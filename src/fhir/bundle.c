@@ -793,7 +793,7 @@ void fhir_bundle(fhir_req *fr)
 		goto out;
 	}
 	if (json_array_size(entries) > fr->app->cfg->max_bundle_entries) {
-		fhir_send_error(fr, ERR_TOOBIG, "The Bundle has more entries than this server accepts", "Bundle.entry");
+		fhir_send_error(fr, ERR_TOOBIG, "The Bundle has more entries than this server accepts (max_bundle_entries)", "Bundle.entry");
 		goto out;
 	}
 	if (!entries) {

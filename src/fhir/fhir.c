@@ -71,7 +71,13 @@ static void fhir_handle_one(fhir_app *app, http_request *req, http_response *res
 	fr.resp = resp;
 
 	if (req->pre_error) {
-		fhir_send_error(&fr, req->pre_error, NULL, NULL);
+		/* name the setting, so that a client (or its operator) knows which */
+		const char *diag = NULL;
+		if (req->pre_error == ERR_TOOBIG)
+			diag = "The request body is larger than this server accepts (max_body_bytes)";
+		else if (req->pre_error == ERR_URITOOLONG)
+			diag = "The request URL is longer than this server accepts (max_url_bytes, or over 256 parameters)";
+		fhir_send_error(&fr, req->pre_error, diag, NULL);
 		return;
 	}
 	/* Before the token is verified: an address flooding us with bad

@@ -10,9 +10,12 @@
 #include "core/ratelimit.h"
 
 #include <errno.h>
+#include <nettle/hmac.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +29,7 @@ struct http_limits {
 	ratelimit_policy addr_policy;
 	http_limits_clock_fn clock;
 	void *clock_ctx;
+	unsigned char device_key[32]; /* MAC key of device cookies */
 
 	/* the password gate */
 	pthread_mutex_t gate_lock;
@@ -75,6 +79,8 @@ int http_limits_new(const config_t *cfg, http_limits **out)
 		rc = ratelimit_table_new(cfg->limit_table_entries, &l->login_user);
 	if (!rc)
 		rc = ratelimit_table_new(cfg->limit_table_entries, &l->login_addr);
+	if (!rc && getrandom(l->device_key, sizeof l->device_key, 0) != (ssize_t)sizeof l->device_key)
+		rc = ERR_IO;
 	if (rc) {
 		http_limits_free(l);
 		return rc;
@@ -108,6 +114,7 @@ void http_limits_free(http_limits *l)
 	ratelimit_table_free(l->login_addr);
 	pthread_cond_destroy(&l->gate_cond);
 	pthread_mutex_destroy(&l->gate_lock);
+	explicit_bzero(l->device_key, sizeof l->device_key);
 	free(l);
 }
 
@@ -192,10 +199,21 @@ int http_limits_client(http_limits *l, enum http_limit_scope scope, const http_r
 			     cfg->rate_auth_client_burst, retry_s);
 }
 
-int http_limits_login_check(http_limits *l, const http_request *req, const char *username, unsigned *retry_s)
+/* The backoff key of username into key: the name itself, or on a device
+ * with its cookie a 0x01 byte (in no username) and the name. Its length;
+ * 0 when it does not fit (usernames are at most 128 bytes). */
+static size_t limits_user_key(const char *username, int device, char *key, size_t cap)
+{
+	int n = snprintf(key, cap, "%s%s", device ? "\x01" : "", username);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+int http_limits_login_check(http_limits *l, const http_request *req, const char *username, int device,
+			    unsigned *retry_s)
 {
 	unsigned char key[9];
-	size_t len;
+	char ukey[160];
+	size_t len, ulen;
 	int64_t now, r1 = 0, r2 = 0;
 	int rc = 0;
 
@@ -204,7 +222,8 @@ int http_limits_login_check(http_limits *l, const http_request *req, const char 
 	now = l->clock(l->clock_ctx);
 	/* Keyed by the name as typed, whether or not such a user exists, so
 	 * that the answer says nothing about which accounts exist. */
-	if (username && ratelimit_backoff_check(l->login_user, username, strlen(username), now, &r1) == ERR_THROTTLED)
+	if (username && (ulen = limits_user_key(username, device, ukey, sizeof ukey)) > 0 &&
+	    ratelimit_backoff_check(l->login_user, ukey, ulen, now, &r1) == ERR_THROTTLED)
 		rc = ERR_THROTTLED;
 	if (!limits_addr_exempt(l, req) && (len = limits_addr_key(req, key)) > 0 &&
 	    ratelimit_backoff_check(l->login_addr, key, len, now, &r2) == ERR_THROTTLED)
@@ -214,24 +233,29 @@ int http_limits_login_check(http_limits *l, const http_request *req, const char 
 	return rc;
 }
 
-void http_limits_login_done(http_limits *l, const http_request *req, const char *username, int ok)
+void http_limits_login_done(http_limits *l, const http_request *req, const char *username, int device, int ok)
 {
 	unsigned char key[9];
-	size_t len;
+	char ukey[160];
+	size_t len, ulen = 0;
 	int64_t now, delay = 0;
 
 	if (!l)
 		return;
+	if (username)
+		ulen = limits_user_key(username, device, ukey, sizeof ukey);
 	if (ok) {
-		/* Only the account is cleared: a success on an account of their
-		 * own must not reset an address's count of guesses at others. */
-		if (username)
-			ratelimit_backoff_clear(l->login_user, username, strlen(username));
+		/* Only the account is cleared (and with a device cookie only the
+		 * account on that device: the stranger's failures stay theirs).
+		 * Not the address: a success on an account of one's own must not
+		 * reset the address's count of guesses at others. */
+		if (ulen)
+			ratelimit_backoff_clear(l->login_user, ukey, ulen);
 		return;
 	}
 	now = l->clock(l->clock_ctx);
-	if (username)
-		ratelimit_backoff_fail(l->login_user, &l->user_policy, username, strlen(username), now, &delay);
+	if (ulen)
+		ratelimit_backoff_fail(l->login_user, &l->user_policy, ukey, ulen, now, &delay);
 	if (delay)
 		log_warn("msg=\"login backoff\" key=account delay_ms=%lld", (long long)(delay / 1000));
 	delay = 0;
@@ -289,6 +313,38 @@ void http_limits_password_end(http_limits *l)
 		l->running--;
 	pthread_cond_signal(&l->gate_cond);
 	pthread_mutex_unlock(&l->gate_lock);
+}
+
+void http_limits_device_value(const http_limits *l, const char *username, char out[HTTP_LIMITS_DEVICE_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	struct hmac_sha256_ctx c;
+	unsigned char mac[SHA256_DIGEST_SIZE];
+
+	hmac_sha256_set_key(&c, sizeof l->device_key, l->device_key);
+	hmac_sha256_update(&c, sizeof "fhird device cookie", (const uint8_t *)"fhird device cookie");
+	hmac_sha256_update(&c, strlen(username), (const uint8_t *)username);
+	hmac_sha256_digest(&c, sizeof mac, mac);
+	/* 128 bits are plenty for a MAC that is only ever checked online */
+	for (size_t i = 0; i < (HTTP_LIMITS_DEVICE_LEN - 1) / 2; i++) {
+		out[2 * i] = hex[mac[i] >> 4];
+		out[2 * i + 1] = hex[mac[i] & 15];
+	}
+	out[HTTP_LIMITS_DEVICE_LEN - 1] = '\0';
+	explicit_bzero(&c, sizeof c);
+}
+
+int http_limits_device_ok(const http_limits *l, const char *username, const char *value)
+{
+	char want[HTTP_LIMITS_DEVICE_LEN];
+	unsigned char diff = 0;
+
+	if (!l || !username || !value || strlen(value) != HTTP_LIMITS_DEVICE_LEN - 1)
+		return 0;
+	http_limits_device_value(l, username, want);
+	for (size_t i = 0; i < HTTP_LIMITS_DEVICE_LEN - 1; i++)
+		diff |= (unsigned char)(want[i] ^ value[i]);
+	return diff == 0;
 }
 
 const char *http_limits_retry_after(arena_t *a, unsigned retry_s)

@@ -9,6 +9,11 @@
  *     free failures every further one starts a delay (doubling, capped at
  *     login_backoff_max_s) during which logins are refused without
  *     looking at the password; a success clears the account;
+ *   - device cookies (after OWASP's "Slow Down Online Guessing Attacks
+ *     with Device Cookies"): a browser that signed in as an account
+ *     before proves it with a MAC of the username, and is then counted
+ *     on its own rather than with the account - so a stranger guessing
+ *     at the account cannot keep its owner out, however long they go on;
  *   - a gate bounding concurrent password checks (argon2id, 64 MiB each),
  *     so that a login flood cannot exhaust memory or every worker thread.
  *
@@ -67,12 +72,23 @@ int http_limits_client(http_limits *l, enum http_limit_scope scope, const http_r
 		       unsigned *retry_s);
 
 /* Before a password check: ERR_THROTTLED with *retry_s while a backoff
- * delay runs for username or for req's address, else 0. */
-int http_limits_login_check(http_limits *l, const http_request *req, const char *username, unsigned *retry_s);
+ * delay runs for username (device: for username on this device, see
+ * http_limits_device_ok) or for req's address, else 0. */
+int http_limits_login_check(http_limits *l, const http_request *req, const char *username, int device,
+			    unsigned *retry_s);
 
-/* After a password check: ok clears username's failures; a failure is
- * counted for username and for req's address. */
-void http_limits_login_done(http_limits *l, const http_request *req, const char *username, int ok);
+/* After a password check: ok clears the failures of username (on this
+ * device when device is set); a failure is counted for them and for
+ * req's address. */
+void http_limits_login_done(http_limits *l, const http_request *req, const char *username, int device, int ok);
+
+/* The device cookie value for username (HTTP_LIMITS_DEVICE_LEN - 1 hex
+ * characters, a MAC under a key random per process) into out. */
+#define HTTP_LIMITS_DEVICE_LEN 33
+void http_limits_device_value(const http_limits *l, const char *username, char out[HTTP_LIMITS_DEVICE_LEN]);
+
+/* 1 when value is username's device cookie value (constant time), else 0. */
+int http_limits_device_ok(const http_limits *l, const char *username, const char *value);
 
 /* Takes a password-check slot: 0 (call http_limits_password_end after
  * the check), or ERR_BUSY when every slot stayed taken for

@@ -13,8 +13,10 @@
  *   - the tables stay at their size however many keys arrive, and a key
  *     in backoff outlives a flood of calm keys in its set;
  *   - policy: loopback exemption, IPv6 counted per /64, per-client
- *     buckets, account backoff independent of the address, the
- *     password-check gate (slots, then ERR_BUSY at once with no queue).
+ *     buckets, account backoff independent of the address, device
+ *     cookies (a MAC of the username; the owner's browser is counted
+ *     apart from strangers guessing at the account), the password-check
+ *     gate (slots, then ERR_BUSY at once with no queue).
  */
 #include "core/config.h"
 #include "core/err.h"
@@ -357,33 +359,85 @@ static void test_policy_login(void **state)
 	req_v4(&c, 198, 51, 100, 3);
 
 	/* one account guessed from many addresses: the account waits */
-	http_limits_login_done(l, &a, "alice", 0);
-	assert_int_equal(http_limits_login_check(l, &b, "alice", &retry), 0);
-	http_limits_login_done(l, &b, "alice", 0);
-	assert_int_equal(http_limits_login_check(l, &c, "alice", &retry), ERR_THROTTLED);
+	http_limits_login_done(l, &a, "alice", 0, 0);
+	assert_int_equal(http_limits_login_check(l, &b, "alice", 0, &retry), 0);
+	http_limits_login_done(l, &b, "alice", 0, 0);
+	assert_int_equal(http_limits_login_check(l, &c, "alice", 0, &retry), ERR_THROTTLED);
 	assert_int_equal(retry, 1);
 	/* ... and only that account: the same addresses may sign in others */
-	assert_int_equal(http_limits_login_check(l, &a, "bob", &retry), 0);
-	assert_int_equal(http_limits_login_check(l, &c, "carol", &retry), 0);
+	assert_int_equal(http_limits_login_check(l, &a, "bob", 0, &retry), 0);
+	assert_int_equal(http_limits_login_check(l, &c, "carol", 0, &retry), 0);
 	/* the delay passes; a success clears the account */
 	fake_now += S;
-	assert_int_equal(http_limits_login_check(l, &c, "alice", &retry), 0);
-	http_limits_login_done(l, &c, "alice", 1);
-	http_limits_login_done(l, &c, "alice", 0);
-	assert_int_equal(http_limits_login_check(l, &c, "alice", &retry), 0);
+	assert_int_equal(http_limits_login_check(l, &c, "alice", 0, &retry), 0);
+	http_limits_login_done(l, &c, "alice", 0, 1);
+	http_limits_login_done(l, &c, "alice", 0, 0);
+	assert_int_equal(http_limits_login_check(l, &c, "alice", 0, &retry), 0);
 
 	/* one address guessing many accounts: the address waits (its fourth
 	 * failure), for every account; a success elsewhere does not reset it */
 	fake_now += 100 * S;
-	http_limits_login_done(l, &b, "u1", 0);
-	http_limits_login_done(l, &b, "u2", 0);
-	http_limits_login_done(l, &b, "mine", 1);
-	http_limits_login_done(l, &b, "u3", 0);
-	assert_int_equal(http_limits_login_check(l, &b, "u4", &retry), 0);
-	http_limits_login_done(l, &b, "u4", 0);
-	assert_int_equal(http_limits_login_check(l, &b, "u5", &retry), ERR_THROTTLED);
-	assert_int_equal(http_limits_login_check(l, &a, "u5", &retry), 0);
+	http_limits_login_done(l, &b, "u1", 0, 0);
+	http_limits_login_done(l, &b, "u2", 0, 0);
+	http_limits_login_done(l, &b, "mine", 0, 1);
+	http_limits_login_done(l, &b, "u3", 0, 0);
+	assert_int_equal(http_limits_login_check(l, &b, "u4", 0, &retry), 0);
+	http_limits_login_done(l, &b, "u4", 0, 0);
+	assert_int_equal(http_limits_login_check(l, &b, "u5", 0, &retry), ERR_THROTTLED);
+	assert_int_equal(http_limits_login_check(l, &a, "u5", 0, &retry), 0);
 	http_limits_free(l);
+	config_fini(&cfg);
+}
+
+static void test_policy_device(void **state)
+{
+	config_t cfg;
+	http_limits *l, *l2;
+	http_request a;
+	char v[HTTP_LIMITS_DEVICE_LEN], w[HTTP_LIMITS_DEVICE_LEN], v2[HTTP_LIMITS_DEVICE_LEN];
+	unsigned retry = 0;
+	(void)state;
+
+	limits_cfg(&cfg);
+	assert_int_equal(http_limits_new(&cfg, &l), 0);
+	assert_int_equal(http_limits_new(&cfg, &l2), 0);
+	fake_now = 900 * S;
+	http_limits_set_clock(l, fake_clock, NULL);
+	req_v4(&a, 203, 0, 113, 9);
+
+	/* a MAC of the username: stable, per account, per key */
+	http_limits_device_value(l, "alice", v);
+	http_limits_device_value(l, "alice", w);
+	assert_string_equal(v, w);
+	assert_int_equal(strlen(v), HTTP_LIMITS_DEVICE_LEN - 1);
+	assert_true(http_limits_device_ok(l, "alice", v));
+	assert_false(http_limits_device_ok(l, "bob", v));
+	http_limits_device_value(l2, "alice", v2);
+	assert_string_not_equal(v, v2);
+	assert_false(http_limits_device_ok(l, "alice", v2));
+	w[0] = w[0] == '0' ? '1' : '0';
+	assert_false(http_limits_device_ok(l, "alice", w));
+	assert_false(http_limits_device_ok(l, "alice", ""));
+	assert_false(http_limits_device_ok(l, "alice", NULL));
+
+	/* strangers put the account in a delay; its owner's browser (with the
+	 * cookie) is counted apart and may still try */
+	http_limits_login_done(l, &a, "alice", 0, 0);
+	http_limits_login_done(l, &a, "alice", 0, 0);
+	assert_int_equal(http_limits_login_check(l, &a, "alice", 0, &retry), ERR_THROTTLED);
+	assert_int_equal(http_limits_login_check(l, &a, "alice", 1, &retry), 0);
+	/* a wrong password on the device counts against the device only */
+	http_limits_login_done(l, &a, "alice", 1, 0);
+	http_limits_login_done(l, &a, "alice", 1, 0);
+	assert_int_equal(http_limits_login_check(l, &a, "alice", 1, &retry), ERR_THROTTLED);
+	fake_now += 2 * S;
+	/* the owner's success clears the device, not the strangers' count */
+	http_limits_login_done(l, &a, "alice", 1, 1);
+	assert_int_equal(http_limits_login_check(l, &a, "alice", 1, &retry), 0);
+	http_limits_login_done(l, &a, "alice", 0, 0);
+	assert_int_equal(http_limits_login_check(l, &a, "alice", 0, &retry), ERR_THROTTLED);
+	http_limits_free(l);
+	http_limits_free(l2);
 	config_fini(&cfg);
 }
 
@@ -420,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_retry_seconds),
 		cmocka_unit_test(test_policy_rates),
 		cmocka_unit_test(test_policy_login),
+		cmocka_unit_test(test_policy_device),
 		cmocka_unit_test(test_password_gate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
