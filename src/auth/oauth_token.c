@@ -738,7 +738,11 @@ void oauth_token(oauth_t *o, http_request *req, http_response *resp)
 		return;
 	}
 	oauth_cors_client(req, resp, &c);
-	{
+	/* Per client only once the client proved who it is: a public
+	 * client's id is no credential, and charging it would let anyone
+	 * spend a popular app's budget (its requests are limited per
+	 * address instead). */
+	if (method != OAUTH_CAUTH_NONE) {
 		unsigned retry_s = 0;
 		if (http_limits_client(o->limits, HTTP_LIMIT_AUTH, req, c.id, &retry_s)) {
 			char logid[64];

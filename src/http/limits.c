@@ -225,7 +225,11 @@ int http_limits_login_check(http_limits *l, const http_request *req, const char 
 	if (username && (ulen = limits_user_key(username, device, ukey, sizeof ukey)) > 0 &&
 	    ratelimit_backoff_check(l->login_user, ukey, ulen, now, &r1) == ERR_THROTTLED)
 		rc = ERR_THROTTLED;
-	if (!limits_addr_exempt(l, req) && (len = limits_addr_key(req, key)) > 0 &&
+	/* A device that signed in as this user before passes the address's
+	 * delay too: someone guessing from the same network (a hospital's
+	 * NAT) must not keep known users out. Its own failures are limited
+	 * by its device key above. */
+	if (!device && !limits_addr_exempt(l, req) && (len = limits_addr_key(req, key)) > 0 &&
 	    ratelimit_backoff_check(l->login_addr, key, len, now, &r2) == ERR_THROTTLED)
 		rc = ERR_THROTTLED;
 	if (rc)

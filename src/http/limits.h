@@ -72,8 +72,9 @@ int http_limits_client(http_limits *l, enum http_limit_scope scope, const http_r
 		       unsigned *retry_s);
 
 /* Before a password check: ERR_THROTTLED with *retry_s while a backoff
- * delay runs for username (device: for username on this device, see
- * http_limits_device_ok) or for req's address, else 0. */
+ * delay runs for username or for req's address, else 0. With device (the
+ * request carries username's device cookie, http_limits_device_ok) only
+ * the delay of username on this device counts. */
 int http_limits_login_check(http_limits *l, const http_request *req, const char *username, int device,
 			    unsigned *retry_s);
 

@@ -430,7 +430,15 @@ static void test_policy_device(void **state)
 	http_limits_login_done(l, &a, "alice", 1, 0);
 	http_limits_login_done(l, &a, "alice", 1, 0);
 	assert_int_equal(http_limits_login_check(l, &a, "alice", 1, &retry), ERR_THROTTLED);
+	/* the address is in a delay now too (its fourth failure) */
+	assert_int_equal(http_limits_login_check(l, &a, "carol", 0, &retry), ERR_THROTTLED);
 	fake_now += 2 * S;
+	/* strangers on the same address keep it in a delay, which the
+	 * owner's device passes and nobody else does */
+	http_limits_login_done(l, &a, "carol", 0, 0);
+	http_limits_login_done(l, &a, "dave", 0, 0);
+	assert_int_equal(http_limits_login_check(l, &a, "erin", 0, &retry), ERR_THROTTLED);
+	assert_int_equal(http_limits_login_check(l, &a, "alice", 1, &retry), 0);
 	/* the owner's success clears the device, not the strangers' count */
 	http_limits_login_done(l, &a, "alice", 1, 1);
 	assert_int_equal(http_limits_login_check(l, &a, "alice", 1, &retry), 0);
