@@ -144,20 +144,6 @@ static int main_load_config(config_t *c, int argc, char **argv)
 	return 0;
 }
 
-/* Creates the directory of the database file when it is missing. */
-static void main_db_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	snprintf(dir, sizeof dir, "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return;
-	*slash = '\0';
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		log_warn("msg=\"cannot create database directory\" errno=%d", errno);
-}
-
 static int main_write_port(const char *file, unsigned port)
 {
 	char tmp[PATH_MAX];
@@ -254,7 +240,6 @@ static int main_serve(int argc, char **argv)
 	rc = http_server_new(&cfg, main_handle, &mapp, &srv, &port);
 	if (rc)
 		goto out;
-	main_db_dir(cfg.db);
 	memset(&so, 0, sizeof so);
 	so.path = cfg.db;
 	so.extract = search_extract_body;
