@@ -10,6 +10,7 @@
  * cannot bind), 2 usage error (unknown flag, bad value, refused setting).
  */
 #include "auth/auth.h"
+#include "auth/cors.h"
 #include "auth/oauth.h"
 #include "auth/registry.h"
 #include "auth/token.h"
@@ -159,11 +160,14 @@ static int main_write_port(const char *file, unsigned port)
 }
 
 /* The listener's application: the authorization server's paths first
- * (discovery, /auth/...), FHIR for everything else. oauth is filled in
- * after the store is open, before the listener starts serving. */
+ * (discovery, /auth/...; they do their own CORS), FHIR for everything
+ * else, with CORS for the origins registered for a client (cors.h).
+ * oauth and cors are filled in after the store is open, before the
+ * listener starts serving. */
 typedef struct main_app {
 	fhir_app *fhir;
 	oauth_t *oauth;
+	auth_cors *cors;
 } main_app;
 
 static void main_handle(void *app, http_request *req, http_response *resp)
@@ -171,7 +175,10 @@ static void main_handle(void *app, http_request *req, http_response *resp)
 	main_app *m = app;
 	if (m->oauth && oauth_handle(m->oauth, req, resp))
 		return;
+	if (auth_cors_preflight(m->cors, req, resp))
+		return;
 	fhir_handle(m->fhir, req, resp);
+	auth_cors_response(m->cors, req, resp);
 }
 
 static int main_serve(int argc, char **argv)
@@ -296,6 +303,8 @@ static int main_serve(int argc, char **argv)
 	app.limits = limits;
 	if (mapp.oauth)
 		oauth_set_limits(mapp.oauth, limits);
+	if (auth_cors_new(store, &mapp.cors))
+		goto out;
 	if (fhir_capability_build(&app))
 		goto out;
 	if (http_server_start(srv))
@@ -320,6 +329,7 @@ out:
 	http_server_stop(srv, cfg.shutdown_grace_s);
 	http_limits_free(limits);
 	oauth_free(mapp.oauth);
+	auth_cors_free(mapp.cors);
 	auth_free(auth);
 	auth_tokens_free(tokens);
 	store_close(store);

@@ -893,6 +893,15 @@ static void sq_db_dir(const char *path)
 		log_warn("msg=\"cannot create database directory\" errno=%d", errno);
 }
 
+/* Process-wide SQLite settings, once, before the first connection: no
+ * memory statistics (they take a global mutex on every allocation, which
+ * every reader thread would contend on). */
+static pthread_once_t sq_global_once = PTHREAD_ONCE_INIT;
+static void sq_global_init(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const store_options *o, void **out)
 {
 	struct sq *s = calloc(1, sizeof *s);
@@ -900,6 +909,7 @@ static int sq_open(const store_options *o, void **out)
 
 	if (!s)
 		return ERR_NOMEM;
+	pthread_once(&sq_global_once, sq_global_init);
 	sq_db_dir(o->path);
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_cond_init(&s->rcond, NULL);
