@@ -30,8 +30,9 @@
  *
  * Claims -> auth_claims: scope (a space-separated string), patient,
  * encounter (FHIR ids), fhirUser (an absolute URL on our base URL
- * becomes "Type/id"; a user on another server is left out), client_id
- * (else azp), sub, exp, jti. A claim of the wrong type or too long makes
+ * becomes "Type/id"; a user on another server is left out - unless it is
+ * a Patient: dropping that would leave user/ scopes unconfined, so the
+ * token is refused), client_id (else azp), sub, exp, jti. A claim of the wrong type or too long makes
  * the token invalid rather than being dropped silently.
  *
  * Errors: ERR_UNAUTHORIZED for a token that is not valid (*why says

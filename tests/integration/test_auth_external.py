@@ -390,7 +390,7 @@ class TestExternalJwksFile(ExternalCase):
 
     @classmethod
     def external_args(cls):
-        path = jwks_file(cls.workdir, "as-jwks.json", [k.jwk() for k in cls.published])
+        path = jwks_file(cls.workdir, "as-jwks.json", [k.jwk() if isinstance(k, ClientKey) else k for k in cls.published])
         return ("--external-issuer", ISS, "--external-jwks-file", path)
 
     def test_file_keys(self):
