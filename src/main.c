@@ -10,6 +10,7 @@
  * cannot bind), 2 usage error (unknown flag, bad value, refused setting).
  */
 #include "auth/auth.h"
+#include "auth/cors.h"
 #include "auth/external.h"
 #include "auth/oauth.h"
 #include "auth/registry.h"
@@ -144,20 +145,6 @@ static int main_load_config(config_t *c, int argc, char **argv)
 	return 0;
 }
 
-/* Creates the directory of the database file when it is missing. */
-static void main_db_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-	snprintf(dir, sizeof dir, "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return;
-	*slash = '\0';
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		log_warn("msg=\"cannot create database directory\" errno=%d", errno);
-}
-
 static int main_write_port(const char *file, unsigned port)
 {
 	char tmp[PATH_MAX];
@@ -173,11 +160,14 @@ static int main_write_port(const char *file, unsigned port)
 }
 
 /* The listener's application: the authorization server's paths first
- * (discovery, /auth/...), FHIR for everything else. oauth is filled in
- * after the store is open, before the listener starts serving. */
+ * (discovery, /auth/...; they do their own CORS), FHIR for everything
+ * else, with CORS for the origins registered for a client (cors.h).
+ * oauth and cors are filled in after the store is open, before the
+ * listener starts serving. */
 typedef struct main_app {
 	fhir_app *fhir;
 	oauth_t *oauth;
+	auth_cors *cors;
 } main_app;
 
 static void main_handle(void *app, http_request *req, http_response *resp)
@@ -185,7 +175,10 @@ static void main_handle(void *app, http_request *req, http_response *resp)
 	main_app *m = app;
 	if (m->oauth && oauth_handle(m->oauth, req, resp))
 		return;
+	if (auth_cors_preflight(m->cors, req, resp))
+		return;
 	fhir_handle(m->fhir, req, resp);
+	auth_cors_response(m->cors, req, resp);
 }
 
 static int main_serve(int argc, char **argv)
@@ -249,7 +242,6 @@ static int main_serve(int argc, char **argv)
 	rc = http_server_new(&cfg, main_handle, &mapp, &srv, &port);
 	if (rc)
 		goto out;
-	main_db_dir(cfg.db);
 	memset(&so, 0, sizeof so);
 	so.path = cfg.db;
 	so.extract = search_extract_body;
@@ -309,6 +301,8 @@ static int main_serve(int argc, char **argv)
 	 * nothing. */
 	if (cfg.auth != CONFIG_AUTH_OFF && oauth_new(&cfg, store, tokens, &mapp.oauth))
 		goto out;
+	if (auth_cors_new(store, &mapp.cors))
+		goto out;
 	if (fhir_capability_build(&app))
 		goto out;
 	if (http_server_start(srv))
@@ -333,6 +327,7 @@ static int main_serve(int argc, char **argv)
 out:
 	http_server_stop(srv, cfg.shutdown_grace_s);
 	oauth_free(mapp.oauth);
+	auth_cors_free(mapp.cors);
 	auth_free(auth);
 	auth_external_free(ext);
 	auth_tokens_free(tokens);

@@ -156,22 +156,25 @@ static int admin_uint(const char *cmd, const char *flag, const char *v, unsigned
 	return 0;
 }
 
-/* ---- store ---- */
-
-/* Creates the directory of the database file when it is missing (as
- * `fhird serve` does), so a first command on a fresh machine works. */
-static void admin_db_dir(const char *path)
+/* The common start of a command: flags from argv[from..), no positional
+ * arguments, the required flags present. 0, or the exit status (2). */
+static int admin_begin(const char *cmd, int argc, char **argv, int from, const struct admin_flag *allowed,
+		       const char *const *required, struct admin_args *a)
 {
-	char dir[PATH_MAX];
-	char *slash;
-	snprintf(dir, sizeof dir, "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return;
-	*slash = '\0';
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-		log_warn("msg=\"cannot create database directory\" errno=%d", errno);
+	const char *pos[1];
+	int status = admin_parse(cmd, argc, argv, from, allowed, a);
+	if (status)
+		return status;
+	if (admin_positionals(a, pos, 1) > 0) {
+		fprintf(stderr, "fhird %s: unexpected argument '%s'\n", cmd, pos[0]);
+		return 2;
+	}
+	if (required && admin_require(cmd, a, required))
+		return 2;
+	return 0;
 }
+
+/* ---- store ---- */
 
 static int admin_open(const char *cmd, const struct admin_args *a, store_t **out)
 {
@@ -181,7 +184,6 @@ static int admin_open(const char *cmd, const struct admin_args *a, store_t **out
 
 	if (!db || !*db)
 		db = ADMIN_DEFAULT_DB;
-	admin_db_dir(db);
 	memset(&so, 0, sizeof so);
 	so.path = db;
 	so.readers = 1;
@@ -262,21 +264,14 @@ static int admin_client_add(int argc, char **argv)
 	auth_client c;
 	store_t *s = NULL;
 	char secret[96];
-	const char *pos[1];
 	int status, rc, nuri = 0;
 
 	memset(&c, 0, sizeof c);
 	secret[0] = '\0';
-	status = admin_parse(cmd, argc, argv, 3, admin_client_add_flags, &a);
+	status = admin_begin(cmd, argc, argv, 3, admin_client_add_flags, required, &a);
 	if (status)
 		goto out;
 	status = 2;
-	if (admin_positionals(&a, pos, 1) > 0) {
-		fprintf(stderr, "fhird %s: unexpected argument '%s'\n", cmd, pos[0]);
-		goto out;
-	}
-	if (admin_require(cmd, &a, required))
-		goto out;
 	id = admin_get(&a, "id");
 	if (!id || strlen(id) >= sizeof c.id) {
 		fprintf(stderr, "fhird %s: --id is longer than 128 characters\n", cmd);
@@ -378,17 +373,12 @@ static int admin_client_list(int argc, char **argv)
 	struct admin_args a;
 	store_t *s = NULL;
 	store_auth_rec *recs = NULL;
-	const char *pos[1];
 	size_t n = 0;
 	int status, rc;
 
-	status = admin_parse(cmd, argc, argv, 3, admin_db_flags, &a);
+	status = admin_begin(cmd, argc, argv, 3, admin_db_flags, NULL, &a);
 	if (status)
 		return status;
-	if (admin_positionals(&a, pos, 1) > 0) {
-		fprintf(stderr, "fhird %s: unexpected argument '%s'\n", cmd, pos[0]);
-		return 2;
-	}
 	status = 1;
 	if (admin_open(cmd, &a, &s))
 		goto out;
@@ -494,20 +484,13 @@ static int admin_user_add(int argc, char **argv)
 	struct admin_args a;
 	store_t *s = NULL;
 	char pw[ADMIN_PASSWORD_MAX + 2];
-	const char *pos[1];
 	int status, rc;
 
 	pw[0] = '\0';
-	status = admin_parse(cmd, argc, argv, 3, admin_user_add_flags, &a);
+	status = admin_begin(cmd, argc, argv, 3, admin_user_add_flags, required, &a);
 	if (status)
 		goto out;
 	status = 2;
-	if (admin_positionals(&a, pos, 1) > 0) {
-		fprintf(stderr, "fhird %s: unexpected argument '%s'\n", cmd, pos[0]);
-		goto out;
-	}
-	if (admin_require(cmd, &a, required))
-		goto out;
 	if (!admin_get(&a, "password-stdin")) {
 		fprintf(stderr, "fhird %s: missing --password-stdin (the password is read from stdin)\n", cmd);
 		goto out;
@@ -582,22 +565,15 @@ static int admin_launch(int argc, char **argv)
 	store_t *s = NULL;
 	auth_client c;
 	char value[64], *iss = NULL;
-	const char *pos[1];
 	unsigned ttl = 300;
 	int status, rc;
 
 	memset(&c, 0, sizeof c);
 	value[0] = '\0';
-	status = admin_parse(cmd, argc, argv, 2, admin_launch_flags, &a);
+	status = admin_begin(cmd, argc, argv, 2, admin_launch_flags, required, &a);
 	if (status)
 		goto out;
 	status = 2;
-	if (admin_positionals(&a, pos, 1) > 0) {
-		fprintf(stderr, "fhird %s: unexpected argument '%s'\n", cmd, pos[0]);
-		goto out;
-	}
-	if (admin_require(cmd, &a, required))
-		goto out;
 	pat = admin_get(&a, "patient");
 	enc = admin_get(&a, "encounter");
 	if (!valid_id(pat, strlen(pat)) || (enc && !valid_id(enc, strlen(enc)))) {
@@ -662,7 +638,6 @@ static int admin_keys(int argc, char **argv)
 	struct admin_args a;
 	store_t *s = NULL;
 	char kid[128];
-	const char *pos[1];
 	unsigned ttl = 3600;
 	int status, rc;
 
@@ -670,13 +645,9 @@ static int admin_keys(int argc, char **argv)
 		fprintf(stderr, "usage: fhird keys rotate [--db FILE] [--access-ttl SECONDS]\n");
 		return 2;
 	}
-	status = admin_parse(cmd, argc, argv, 3, admin_keys_flags, &a);
+	status = admin_begin(cmd, argc, argv, 3, admin_keys_flags, NULL, &a);
 	if (status)
 		return status;
-	if (admin_positionals(&a, pos, 1) > 0) {
-		fprintf(stderr, "fhird %s: unexpected argument '%s'\n", cmd, pos[0]);
-		return 2;
-	}
 	/* The old keys must outlive every token they signed: give the
 	 * server's access_ttl_s when it is not the default. */
 	if (admin_get(&a, "access-ttl") && admin_uint(cmd, "access-ttl", admin_get(&a, "access-ttl"), 60, 86400, &ttl))

@@ -36,11 +36,14 @@
 #include "core/log.h"
 #include "core/valid.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define SQ_SCHEMA_VERSION 4
@@ -486,8 +489,21 @@ static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int de
 			member = !strcmp(id, op->guard_patient);
 		else if (sq_comp_member_db(s->wdb, op->type, cur_seq, op->guard_patient, &member))
 			goto dberr;
+		if (!member && deleted) {
+			/* For this token the resource does not exist, and deleting
+			 * what does not exist is a no-op (http.html#delete): the
+			 * same answer as for a missing id, so ids cannot be probed. */
+			op->noop = 1;
+			return 0;
+		}
 		if (!member)
 			return ERR_FORBIDDEN;
+	}
+	if (op->guard_patient && op->kind == STORE_OP_UPDATE && (!exists || cur_deleted)) {
+		/* No update-as-create for a confined writer: a client-chosen id
+		 * that is free (201) and one taken by another patient (403) would
+		 * answer differently. It creates with POST instead. */
+		return ERR_FORBIDDEN;
 	}
 
 	if (op->if_match > 0 && (!exists || cur_deleted || cur_vid != op->if_match))
@@ -838,6 +854,31 @@ static void sq_close(void *impl)
 	free(s);
 }
 
+/* Creates the directory of the database file when it is missing (0700:
+ * the database holds health data and signing keys), so that a first
+ * `serve`, `import` or admin command on a fresh machine works. */
+static void sq_db_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	snprintf(dir, sizeof dir, "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		log_warn("msg=\"cannot create database directory\" errno=%d", errno);
+}
+
+/* Process-wide SQLite settings, once, before the first connection: no
+ * memory statistics (they take a global mutex on every allocation, which
+ * every reader thread would contend on). */
+static pthread_once_t sq_global_once = PTHREAD_ONCE_INIT;
+static void sq_global_init(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const store_options *o, void **out)
 {
 	struct sq *s = calloc(1, sizeof *s);
@@ -845,6 +886,8 @@ static int sq_open(const store_options *o, void **out)
 
 	if (!s)
 		return ERR_NOMEM;
+	pthread_once(&sq_global_once, sq_global_init);
+	sq_db_dir(o->path);
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_cond_init(&s->rcond, NULL);
 	pthread_mutex_init(&s->wlock, NULL);

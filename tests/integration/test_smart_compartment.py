@@ -336,6 +336,7 @@ class TestPatientCompartment(SmartCase):
             {"request": {"method": "POST", "url": "Observation"}, "resource": obs_b},
             {"request": {"method": "PUT", "url": "Observation/observation-b"}, "resource": b_changed},
             {"request": {"method": "DELETE", "url": "Observation/observation-b"}},
+            {"request": {"method": "DELETE", "url": "Observation/nosuch-" + secrets.token_hex(4)}},
         ]}
         r = self.a("POST", "", batch)
         self.assertEqual(r.status, 200, r)
@@ -347,7 +348,9 @@ class TestPatientCompartment(SmartCase):
         self.assertEqual(st[3], 403, r)
         self.assertEqual(st[4], 403, r)
         self.assertIn(st[5], (403, 404), r)
-        self.assertIn(st[6], (403, 404), r)
+        # deleting B's resource answers as deleting a missing one (http.html#delete) and changes nothing
+        self.assertIn(st[6], (204, 403, 404), r)
+        self.assertEqual(st[6], st[7], "B's resource and a missing one answer differently to DELETE")
         self.assertBUnchanged()
         self.assertNotCreated("Observation", marker)
 
@@ -368,8 +371,7 @@ class TestPatientCompartment(SmartCase):
                 ("create for B", {"fullUrl": "urn:uuid:5a0c1d2e-0000-4000-8000-00000000000b",
                                   "request": {"method": "POST", "url": "Observation"},
                                   "resource": {k: v for k, v in build("Observation", "x", "pb").items()
-                                               if k != "id"}}),
-                ("delete B", {"request": {"method": "DELETE", "url": "Observation/observation-b"}})):
+                                               if k != "id"}})):
             with self.subTest(entry=name):
                 tx = {"resourceType": "Bundle", "type": "transaction", "entry": [
                     {"fullUrl": "urn:uuid:5a0c1d2e-0000-4000-8000-00000000000a",
@@ -380,6 +382,20 @@ class TestPatientCompartment(SmartCase):
                 self.assertNoBData(r)
                 self.assertNotCreated("Observation", marker)
                 self.assertBUnchanged()
+
+    def test_transaction_delete_b_is_a_noop(self):
+        """A DELETE of B's resource inside a transaction is what a DELETE of a
+        missing id is (R4 http.html#delete: nothing to delete, success): the
+        transaction's answer is the same for both, and B is unchanged."""
+        answers = []
+        for url in ("Observation/observation-b", "Observation/nosuch-" + secrets.token_hex(4)):
+            tx = {"resourceType": "Bundle", "type": "transaction",
+                  "entry": [{"request": {"method": "DELETE", "url": url}}]}
+            r = self.a("POST", "", tx)
+            self.assertNoBData(r)
+            answers.append((r.status, [e.get("response", {}).get("status") for e in (r.json or {}).get("entry", [])]))
+        self.assertEqual(answers[0], answers[1])
+        self.assertBUnchanged()
 
     # -- writes
     def test_create_for_b(self):
@@ -457,11 +473,17 @@ class TestPatientCompartment(SmartCase):
         self.assertBUnchanged()
 
     def test_delete_b(self):
-        """Issue 5: DELETE of B's resources (Patient/B too) -> 403/404; B unchanged."""
+        """Issue 5: DELETE of B's resources (Patient/B too) changes nothing and answers exactly as the delete of
+        an id that does not exist (R4 http.html#delete: 200/204 for a resource that does not exist - for A's
+        token B's resources do not exist), or 403/404; B unchanged."""
         for t in list(TYPES) + ["Patient"]:
             with self.subTest(type=t):
                 b = "pb" if t == "Patient" else rid(t, "b")
-                self.assertNotFoundOrForbidden(self.a("DELETE", "%s/%s" % (t, b)))
+                missing = self.a("DELETE", "%s/nosuch-%s" % (t, secrets.token_hex(4)))
+                r = self.a("DELETE", "%s/%s" % (t, b))
+                self.assertIn(r.status, (204, 403, 404), r)
+                self.assertEqual(r.status, missing.status, "B's resource and a missing one answer differently")
+                self.assertNoBData(r)
         self.assertBUnchanged()
 
     def test_conditional_writes(self):
