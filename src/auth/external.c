@@ -30,7 +30,6 @@
 #define EXT_JWKS_MIN_TTL_S 60
 #define EXT_JWKS_MAX_TTL_S 86400
 #define EXT_JWKS_DEFAULT_TTL_S 300
-#define EXT_JWKS_REFETCH_S 30
 #define EXT_INTRO_TTL_S 60         /* longest an introspection answer is trusted */
 #define EXT_INTRO_SLOTS 1024       /* cached introspection answers (direct-mapped) */
 #define EXT_JWKS_FILE_MAX (1 << 20)
@@ -149,7 +148,7 @@ int auth_external_new(const config_t *cfg, auth_external **out)
 			.min_ttl_s = EXT_JWKS_MIN_TTL_S,
 			.max_ttl_s = EXT_JWKS_MAX_TTL_S,
 			.default_ttl_s = EXT_JWKS_DEFAULT_TTL_S,
-			.refetch_s = EXT_JWKS_REFETCH_S,
+			.refetch_s = cfg->jwks_refetch_s,
 			.max_entries = 1,
 			.https_only = 0, /* http:// only to loopback: the client refuses the rest */
 		};

@@ -295,7 +295,7 @@ int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t 
 		/* Client JWKS URLs: https only (a client's keys come from the
 		 * internet, never in the clear), cached per Cache-Control within
 		 * a minute and a day, refetched for an unknown kid at most every
-		 * 30 s; 256 clients' sets at most. */
+		 * jwks_refetch_s (30 s); 256 clients' sets at most. */
 		auth_jwks_opts jo = {
 			.ca_file = cfg->external_ca_file,
 			.timeout_ms = cfg->fetch_timeout_ms,
@@ -303,7 +303,7 @@ int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t 
 			.min_ttl_s = 60,
 			.max_ttl_s = 86400,
 			.default_ttl_s = 300,
-			.refetch_s = 30,
+			.refetch_s = cfg->jwks_refetch_s,
 			.max_entries = 256,
 			.https_only = 1,
 		};

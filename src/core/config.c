@@ -55,6 +55,7 @@ static const struct cfg_row cfg_rows[] = {
 	{ "external_ca_file", CFG_STR, O(external_ca_file), 0, 0, "", "extra trusted CAs (PEM) for outbound fetches: external JWKS/introspection, client JWKS URLs" },
 	{ "external_authorize_url", CFG_STR, O(external_authorize_url), 0, 0, "", "auth external: authorization endpoint to advertise in smart-configuration" },
 	{ "external_token_url", CFG_STR, O(external_token_url), 0, 0, "", "auth external: token endpoint to advertise in smart-configuration" },
+	{ "jwks_refetch_s", CFG_UINT, O(jwks_refetch_s), 1, 3600, "30", "a JWK Set fetched from a URL is fetched again for an unknown kid at most this often" },
 	{ "fetch_timeout_ms", CFG_UINT, O(fetch_timeout_ms), 100, 60000, "5000", "outbound fetches (JWKS, introspection): time for the whole exchange" },
 	{ "fetch_max_bytes", CFG_SIZE, O(fetch_max_bytes), 1024, 1 << 24, "1048576", "outbound fetches: largest response body" },
 	{ "insecure_http", CFG_BOOL, O(insecure_http), 0, 1, "false", "allow plain HTTP on a non-loopback address" },

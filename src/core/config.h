@@ -48,6 +48,7 @@ typedef struct config {
 	char *external_authorize_url;     /* advertised in smart-configuration */
 	char *external_token_url;
 	unsigned fetch_timeout_ms;        /* outbound fetches: whole exchange */
+	unsigned jwks_refetch_s;          /* unknown kid: refetch a JWKS URL at most this often */
 	size_t fetch_max_bytes;           /* outbound fetches: largest body */
 	int insecure_http;     /* allow plain HTTP on non-loopback */
 	size_t max_body_bytes;
