@@ -11,6 +11,7 @@
  */
 #include "auth/auth.h"
 #include "auth/cors.h"
+#include "auth/external.h"
 #include "auth/oauth.h"
 #include "auth/registry.h"
 #include "auth/token.h"
@@ -186,6 +187,7 @@ static int main_serve(int argc, char **argv)
 	store_t *store = NULL;
 	auth_t *auth = NULL;
 	auth_tokens *tokens = NULL;
+	auth_external *ext = NULL;
 	http_server *srv = NULL;
 	main_app mapp;
 	fhir_app app;
@@ -276,20 +278,28 @@ static int main_serve(int argc, char **argv)
 		if (cfg.issuer_auto && config_derive_issuer(&cfg))
 			goto out;
 	}
-	if (cfg.auth != CONFIG_AUTH_OFF) {
+	if (cfg.auth == CONFIG_AUTH_SMART) {
 		/* Signing keys live in the database: the first start makes one. */
 		rc = auth_tokens_new(store, cfg.issuer, cfg.base_url, cfg.access_ttl_s, &tokens);
 		if (rc) {
 			log_error("msg=\"cannot load or create the signing keys\" err=%s", err_name(rc));
 			goto out;
 		}
+	} else if (cfg.auth == CONFIG_AUTH_EXTERNAL) {
+		/* Another server issues the tokens: no keys of ours. */
+		rc = auth_external_new(&cfg, &ext);
+		if (rc) {
+			log_error("msg=\"cannot set up external authorization\" err=%s", err_name(rc));
+			goto out;
+		}
 	}
-	if (auth_new(&cfg, tokens, &auth))
+	if (auth_new(&cfg, tokens, ext, &auth))
 		goto out;
 	app.auth = auth;
-	/* The authorization server signs with the same keys; it exists
-	 * only when tokens do (not with --auth off). */
-	if (tokens && oauth_new(&cfg, store, tokens, &mapp.oauth))
+	/* smart: the authorization server, signing with the same keys;
+	 * external: only the discovery document pointing elsewhere; off:
+	 * nothing. */
+	if (cfg.auth != CONFIG_AUTH_OFF && oauth_new(&cfg, store, tokens, &mapp.oauth))
 		goto out;
 	if (auth_cors_new(store, &mapp.cors))
 		goto out;
@@ -302,7 +312,8 @@ static int main_serve(int argc, char **argv)
 		goto out;
 	}
 	log_info("msg=listening addr=\"%s\" port=%u tls=%s auth=%s base=\"%s\" threads=%u schema=%d", cfg.listen_host,
-		 port, *cfg.tls_cert ? "on" : "off", cfg.auth == CONFIG_AUTH_OFF ? "off" : "smart", cfg.base_url,
+		 port, *cfg.tls_cert ? "on" : "off",
+		 cfg.auth == CONFIG_AUTH_OFF ? "off" : cfg.auth == CONFIG_AUTH_SMART ? "smart" : "external", cfg.base_url,
 		 cfg.threads, store_schema_version(store));
 	if (!*cfg.tls_cert && !config_host_is_loopback(cfg.listen_host))
 		log_warn("msg=\"plain HTTP on a non-loopback address (--insecure-http): put a TLS proxy in front\"");
@@ -318,6 +329,7 @@ out:
 	oauth_free(mapp.oauth);
 	auth_cors_free(mapp.cors);
 	auth_free(auth);
+	auth_external_free(ext);
 	auth_tokens_free(tokens);
 	store_close(store);
 	free(app.capability);

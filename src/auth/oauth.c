@@ -205,6 +205,35 @@ fail:
 	return rc;
 }
 
+/* --auth external: the discovery document points at the other server
+ * (SMART 2.2 conformance.html); only what is configured is named. */
+static int oauth_build_external_doc(oauth_t *o)
+{
+	static const char *const caps[] = { "permission-patient", "permission-user", "permission-v1", "permission-v2",
+					    NULL };
+	const config_t *c = o->cfg;
+	const char *opt[][2] = { { "jwks_uri", c->external_jwks_url },
+				 { "authorization_endpoint", c->external_authorize_url },
+				 { "token_endpoint", c->external_token_url },
+				 { "introspection_endpoint", c->external_introspection_url } };
+	json_t *smart = json_pack("{ss so}", "issuer", c->external_issuer, "capabilities", oauth_strings(caps));
+	int rc = ERR_NOMEM;
+
+	if (!smart)
+		goto fail;
+	for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
+		if (*opt[i][1] && json_object_set_new(smart, opt[i][0], json_string(opt[i][1])))
+			goto fail;
+	o->smart = json_dumps(smart, JSON_COMPACT);
+	if (!o->smart)
+		goto fail;
+	o->smart_len = strlen(o->smart);
+	rc = 0;
+fail:
+	json_decref(smart);
+	return rc;
+}
+
 /* Splits the issuer URL's path into segments: the endpoints are served
  * under it ("/auth" by default; a proxy may map another origin here). */
 static int oauth_issuer_path(oauth_t *o)
@@ -254,6 +283,35 @@ int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t 
 	o->store = store;
 	o->tokens = tokens;
 	o->secure = cfg->tls_cert && *cfg->tls_cert;
+	if (cfg->auth == CONFIG_AUTH_EXTERNAL) {
+		o->external = 1;
+		rc = oauth_build_external_doc(o);
+		if (rc)
+			goto fail;
+		*out = o;
+		return 0;
+	}
+	{
+		/* Client JWKS URLs: https only (a client's keys come from the
+		 * internet, never in the clear), cached per Cache-Control within
+		 * a minute and a day, refetched for an unknown kid at most every
+		 * jwks_refetch_s (30 s); 256 clients' sets at most. */
+		auth_jwks_opts jo = {
+			.ca_file = cfg->external_ca_file,
+			.timeout_ms = cfg->fetch_timeout_ms,
+			.max_bytes = cfg->fetch_max_bytes,
+			.min_ttl_s = 60,
+			.max_ttl_s = 86400,
+			.default_ttl_s = 300,
+			.refetch_s = cfg->jwks_refetch_s,
+			.max_entries = 256,
+			.https_only = 1,
+		};
+		rc = auth_jwks_cache_new(&jo, &o->client_jwks);
+		if (rc)
+			goto fail;
+		rc = ERR_NOMEM;
+	}
 	o->token_url = oauth_url(cfg->issuer, "/token");
 	o->style_url = oauth_url(cfg->issuer, "/style.json");
 	if (!o->token_url || !o->style_url)
@@ -282,6 +340,7 @@ void oauth_free(oauth_t *o)
 	free(o->style_url);
 	free(o->smart);
 	free(o->oidc);
+	auth_jwks_cache_free(o->client_jwks);
 	free(o);
 }
 
@@ -484,6 +543,8 @@ int oauth_handle(oauth_t *o, http_request *req, http_response *resp)
 		oauth_send_static(resp, o->smart, o->smart_len, "application/json");
 		return 1;
 	}
+	if (o->external)
+		return 0; /* no authorization server of ours */
 
 	k = oauth_under(req, o->ipath, o->nipath);
 	if (k < 0 || req->nsegments == (size_t)k)

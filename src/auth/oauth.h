@@ -26,8 +26,18 @@
  * request, Path = the issuer path) and each form carries a CSRF token
  * checked against the record.
  *
- * Ownership: main owns the oauth_t; it borrows cfg, store and tokens,
- * which must outlive it. Thread-safe.
+ * With --auth external none of this runs: the oauth_t then serves only
+ * [base]/.well-known/smart-configuration, naming the external server's
+ * issuer and the endpoints configured for it (external_jwks_url,
+ * external_authorize_url, external_token_url,
+ * external_introspection_url), and every /auth path is left to FHIR
+ * (404).
+ *
+ * Backend clients registered with a JWKS URL (and no JWK Set) have their
+ * keys fetched from it over https and cached (jwks_cache.h).
+ *
+ * Ownership: main owns the oauth_t; it borrows cfg, store and tokens
+ * (NULL with --auth external), which must outlive it. Thread-safe.
  */
 #ifndef FHIRD_AUTH_OAUTH_H
 #define FHIRD_AUTH_OAUTH_H

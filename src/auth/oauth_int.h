@@ -10,6 +10,7 @@
 #ifndef FHIRD_AUTH_OAUTH_INT_H
 #define FHIRD_AUTH_OAUTH_INT_H
 
+#include "auth/jwks_cache.h"
 #include "auth/oauth.h"
 #include "auth/registry.h"
 #include "auth/scope.h"
@@ -32,6 +33,8 @@ struct oauth {
 	char *oidc;           /* .well-known/openid-configuration, built once */
 	size_t oidc_len;
 	int secure;           /* TLS: cookies get Secure */
+	int external;         /* --auth external: only the discovery document */
+	auth_jwks_cache *client_jwks; /* backend clients' registered JWKS URLs */
 };
 
 /* Random values: 32 bytes from the OS, base64url (43 characters). */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum cfg_kind { CFG_STR, CFG_SIZE, CFG_UINT, CFG_BOOL, CFG_AUTH };
 
@@ -36,7 +37,7 @@ static const struct cfg_row cfg_rows[] = {
 	  "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-AES-128-CBC:-AES-256-CBC:-CAMELLIA-128-CBC:-CAMELLIA-256-CBC:-SHA1:-RSA:-DHE-RSA:-DHE-DSS:%SERVER_PRECEDENCE",
 	  "GnuTLS priority string (TLS 1.2/1.3, AEAD ciphers, forward secrecy)" },
 	{ "port_file", CFG_STR, O(port_file), 0, 0, "", "write the bound port to this file once listening" },
-	{ "auth", CFG_AUTH, O(auth), 0, 0, "smart", "authorization: smart (the built-in SMART App Launch server) or off (loopback only, development)" },
+	{ "auth", CFG_AUTH, O(auth), 0, 0, "smart", "authorization: smart (the built-in SMART App Launch server), external (tokens of another authorization server) or off (loopback only, development)" },
 	{ "issuer", CFG_STR, O(issuer), 0, 0, "", "OAuth issuer URL (default: the base URL's origin + /auth)" },
 	{ "access_ttl_s", CFG_UINT, O(access_ttl_s), 60, 86400, "3600", "access token lifetime in seconds" },
 	{ "refresh_ttl_s", CFG_UINT, O(refresh_ttl_s), 60, 31536000, "2592000", "offline_access refresh token lifetime in seconds" },
@@ -44,6 +45,19 @@ static const struct cfg_row cfg_rows[] = {
 	{ "code_ttl_s", CFG_UINT, O(code_ttl_s), 10, 600, "60", "authorization code lifetime in seconds" },
 	{ "launch_ttl_s", CFG_UINT, O(launch_ttl_s), 10, 86400, "300", "EHR launch value lifetime in seconds" },
 	{ "login_ttl_s", CFG_UINT, O(login_ttl_s), 60, 3600, "600", "time a user has to finish login and consent" },
+	{ "external_issuer", CFG_STR, O(external_issuer), 0, 0, "", "auth external: the iss its tokens must carry (required)" },
+	{ "external_audience", CFG_STR, O(external_audience), 0, 0, "", "auth external: the aud its tokens must carry (default: the FHIR base URL)" },
+	{ "external_jwks_file", CFG_STR, O(external_jwks_file), 0, 0, "", "auth external: the authorization server's JWK Set, from a file" },
+	{ "external_jwks_url", CFG_STR, O(external_jwks_url), 0, 0, "", "auth external: ... or from this https URL (cached per Cache-Control)" },
+	{ "external_introspection_url", CFG_STR, O(external_introspection_url), 0, 0, "", "auth external: RFC 7662 introspection endpoint (for opaque tokens)" },
+	{ "external_client_id", CFG_STR, O(external_client_id), 0, 0, "", "auth external: our client id at the introspection endpoint" },
+	{ "external_client_secret", CFG_STR, O(external_client_secret), 0, 0, "", "auth external: our client secret there (prefer the config file or FHIRD_EXTERNAL_CLIENT_SECRET)" },
+	{ "external_ca_file", CFG_STR, O(external_ca_file), 0, 0, "", "extra trusted CAs (PEM) for outbound fetches: external JWKS/introspection, client JWKS URLs" },
+	{ "external_authorize_url", CFG_STR, O(external_authorize_url), 0, 0, "", "auth external: authorization endpoint to advertise in smart-configuration" },
+	{ "external_token_url", CFG_STR, O(external_token_url), 0, 0, "", "auth external: token endpoint to advertise in smart-configuration" },
+	{ "jwks_refetch_s", CFG_UINT, O(jwks_refetch_s), 1, 3600, "30", "a JWK Set fetched from a URL is fetched again for an unknown kid at most this often" },
+	{ "fetch_timeout_ms", CFG_UINT, O(fetch_timeout_ms), 100, 60000, "5000", "outbound fetches (JWKS, introspection): time for the whole exchange" },
+	{ "fetch_max_bytes", CFG_SIZE, O(fetch_max_bytes), 1024, 1 << 24, "1048576", "outbound fetches: largest response body" },
 	{ "insecure_http", CFG_BOOL, O(insecure_http), 0, 1, "false", "allow plain HTTP on a non-loopback address" },
 	{ "max_body_bytes", CFG_SIZE, O(max_body_bytes), 1024, 1ULL << 32, "16777216", "largest request body (413 beyond)" },
 	{ "max_header_bytes", CFG_SIZE, O(max_header_bytes), 16384, 1 << 22, "65536", "per-connection memory for the request line, query and headers" },
@@ -133,6 +147,8 @@ int config_set(config_t *c, const char *key, const char *value, char *err, size_
 			*(int *)(base + r->off) = CONFIG_AUTH_OFF;
 		else if (!strcmp(value, "smart"))
 			*(int *)(base + r->off) = CONFIG_AUTH_SMART;
+		else if (!strcmp(value, "external"))
+			*(int *)(base + r->off) = CONFIG_AUTH_EXTERNAL;
 		else
 			goto bad;
 		return 0;
@@ -297,6 +313,63 @@ int config_host_is_loopback(const char *host)
 	return 0;
 }
 
+/* An outbound URL: https://, or http:// to a loopback host (tests,
+ * a sidecar). The full parse happens when it is used (http/client.c). */
+static int cfg_outbound_url_ok(const char *u)
+{
+	char host[256];
+	const char *h, *e;
+
+	if (strncasecmp(u, "https://", 8) == 0)
+		return u[8] != '\0';
+	if (strncasecmp(u, "http://", 7) != 0)
+		return 0;
+	h = u + 7;
+	if (*h == '[') {
+		h++;
+		e = strchr(h, ']');
+	} else {
+		e = h + strcspn(h, ":/?#");
+	}
+	if (!e || e == h || (size_t)(e - h) >= sizeof host)
+		return 0;
+	memcpy(host, h, (size_t)(e - h));
+	host[e - h] = '\0';
+	return config_host_is_loopback(host);
+}
+
+/* The combinations --auth external needs (see config.h). */
+static int cfg_external_check(const config_t *c, char *err, size_t errlen)
+{
+	const char *urls[] = { c->external_jwks_url, c->external_introspection_url };
+	const char *names[] = { "external_jwks_url", "external_introspection_url" };
+
+	if (!*c->external_issuer) {
+		snprintf(err, errlen, "--auth external needs --external-issuer (the iss of its tokens)");
+		return ERR_INVALID;
+	}
+	if (!*c->external_jwks_file && !*c->external_jwks_url && !*c->external_introspection_url) {
+		snprintf(err, errlen,
+			 "--auth external needs --external-jwks-file, --external-jwks-url or --external-introspection-url");
+		return ERR_INVALID;
+	}
+	if (*c->external_jwks_file && *c->external_jwks_url) {
+		snprintf(err, errlen, "give --external-jwks-file or --external-jwks-url, not both");
+		return ERR_INVALID;
+	}
+	/* RFC 7662 2.1: the introspection endpoint requires authorization */
+	if (*c->external_introspection_url && (!*c->external_client_id || !*c->external_client_secret)) {
+		snprintf(err, errlen, "--external-introspection-url needs --external-client-id and --external-client-secret");
+		return ERR_INVALID;
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (*urls[i] && !cfg_outbound_url_ok(urls[i])) {
+			snprintf(err, errlen, "%s must be an https:// URL (http:// only to a loopback address)", names[i]);
+			return ERR_INVALID;
+		}
+	return 0;
+}
+
 int config_finish(config_t *c, char *err, size_t errlen)
 {
 	const char *l = c->listen, *colon, *hs, *he;
@@ -339,6 +412,8 @@ int config_finish(config_t *c, char *err, size_t errlen)
 			return ERR_INVALID;
 		}
 	}
+	if (c->auth == CONFIG_AUTH_EXTERNAL && cfg_external_check(c, err, errlen))
+		return ERR_INVALID;
 	if (c->page_default > c->page_max) {
 		snprintf(err, errlen, "page_default must not exceed page_max");
 		return ERR_INVALID;

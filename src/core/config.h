@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-enum config_auth { CONFIG_AUTH_OFF = 0, CONFIG_AUTH_SMART = 1 };
+enum config_auth { CONFIG_AUTH_OFF = 0, CONFIG_AUTH_SMART = 1, CONFIG_AUTH_EXTERNAL = 2 };
 
 typedef struct config {
 	char *listen;          /* "ADDR:PORT" as given */
@@ -36,6 +36,20 @@ typedef struct config {
 	unsigned code_ttl_s;   /* authorization code lifetime */
 	unsigned launch_ttl_s; /* EHR launch value lifetime */
 	unsigned login_ttl_s;  /* pending authorization request lifetime */
+	/* --auth external: tokens of another authorization server */
+	char *external_issuer;            /* required iss */
+	char *external_audience;          /* required aud ("" = base_url) */
+	char *external_jwks_file;         /* its JWK Set, from a file */
+	char *external_jwks_url;          /* ... or fetched from a URL */
+	char *external_introspection_url; /* RFC 7662 endpoint */
+	char *external_client_id;         /* our credentials there */
+	char *external_client_secret;
+	char *external_ca_file;           /* extra trust anchors for every outbound fetch */
+	char *external_authorize_url;     /* advertised in smart-configuration */
+	char *external_token_url;
+	unsigned fetch_timeout_ms;        /* outbound fetches: whole exchange */
+	unsigned jwks_refetch_s;          /* unknown kid: refetch a JWKS URL at most this often */
+	size_t fetch_max_bytes;           /* outbound fetches: largest body */
 	int insecure_http;     /* allow plain HTTP on non-loopback */
 	size_t max_body_bytes;
 	size_t max_header_bytes;
@@ -85,7 +99,10 @@ int config_flag_key(const char *flag, char *key, size_t keylen, int *is_bool);
 
 /* Derives listen_host/port, base_url/base_path, and checks combinations
  * (cert without key, auth off on a non-loopback address, plain HTTP on a
- * non-loopback address without insecure_http). */
+ * non-loopback address without insecure_http; auth external without an
+ * issuer, without any of jwks file/jwks URL/introspection URL, with both
+ * a jwks file and URL, introspection without client credentials, an
+ * outbound URL that is neither https:// nor http:// to loopback). */
 int config_finish(config_t *c, char *err, size_t errlen);
 
 /* Sets issuer to base_url's origin + "/auth" (again after main settles
