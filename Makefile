@@ -3,7 +3,7 @@
 #   make            build build/fhird
 #   make deps       install missing Debian packages (no-op when present)
 #   make run        deps + build + start on the embedded default with demo data
-#   make check      deps + build + every test (unit + integration, incl. the browser test)
+#   make check      deps + build + every test (unit + integration, incl. the browser test, + tests/security)
 #   make browser-deps  npm ci in tests/browser (fhirclient, puppeteer-core) when missing or the lock changed
 #   make asan       the whole suite under ASan + UBSan
 #   make fuzz       build the libFuzzer targets in fuzz/
