@@ -800,7 +800,7 @@ static int qp_pieces_count(struct qp *p)
 	p->npieces += len > 0;
 	if (k > p->lim->max_values) {
 		snprintf(msg, sizeof msg, "more than %u values separated by ',' (search_max_values)", p->lim->max_values);
-		rc = qp_bad(p, ERR_TOOBIG, msg, NULL, 0);
+		rc = qp_bad(p, ERR_TOOCOSTLY, msg, NULL, 0);
 	}
 out:
 	return rc;
@@ -875,7 +875,7 @@ static int qp_node(struct qp *p, search_clause **out)
 
 	if (p->nodes >= p->lim->max_clauses) {
 		qp_quote(p->name, p->namelen, qn);
-		rc = qp_fail(p, ERR_TOOBIG,
+		rc = qp_fail(p, ERR_TOOCOSTLY,
 			     "more than %u search clauses (search_max_clauses; at \"%s\"; each chain hop and "
 			     "each target type of an untyped chain counts as one)",
 			     p->lim->max_clauses, qn);
@@ -954,7 +954,7 @@ static int qp_alts(struct qp *p, const search_param *ref, const char *rest, size
 		if (!t)
 			break;
 		if (++p->work > QP_CHAIN_WORK) {
-			rc = qp_bad(p, ERR_TOOBIG, "chain has too many target types to try", NULL, 0);
+			rc = qp_bad(p, ERR_TOOCOSTLY, "chain has too many target types to try", NULL, 0);
 			goto out;
 		}
 		nodes0 = p->nodes;
