@@ -303,8 +303,13 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		if (!c->pre_error) {
 			int rc = buf_append(&c->body, upload_data, *upload_data_size);
 			if (rc) {
+				/* A chunked body grew past the limit: answer 413 now,
+				 * like a Content-Length over it, instead of reading on;
+				 * MHD closes the connection after the response. */
 				c->pre_error = rc;
 				buf_fini(&c->body);
+				*upload_data_size = 0;
+				return http_dispatch(s, conn, c);
 			}
 		} else {
 			/* Chunked body past the limit: drain a bounded amount so the
@@ -482,6 +487,9 @@ int http_server_start(http_server *s)
 				MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conn_per_ip,
 				MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s,
+				/* strict HTTP/1.1: Host required, no spaces in the request
+				 * target (RFC 9112 3: such a request line is invalid) */
+				MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 				MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
 				MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
 				MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s->guard,
