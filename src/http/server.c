@@ -303,13 +303,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		if (!c->pre_error) {
 			int rc = buf_append(&c->body, upload_data, *upload_data_size);
 			if (rc) {
-				/* A chunked body grew past the limit: answer 413 now,
-				 * like a Content-Length over it, instead of reading on;
-				 * MHD closes the connection after the response. */
 				c->pre_error = rc;
 				buf_fini(&c->body);
-				*upload_data_size = 0;
-				return http_dispatch(s, conn, c);
 			}
 		} else {
 			/* Chunked body past the limit: drain a bounded amount so the
