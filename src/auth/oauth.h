@@ -26,8 +26,8 @@
  * request, Path = the issuer path) and each form carries a CSRF token
  * checked against the record.
  *
- * Ownership: main owns the oauth_t; it borrows cfg, store and tokens,
- * which must outlive it. Thread-safe.
+ * Ownership: main owns the oauth_t; it borrows cfg, store, tokens and
+ * audit, which must outlive it. Thread-safe.
  */
 #ifndef FHIRD_AUTH_OAUTH_H
 #define FHIRD_AUTH_OAUTH_H
@@ -38,8 +38,11 @@
 #include "store/store.h"
 
 typedef struct oauth oauth_t;
+struct audit;
 
-int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t **out);
+/* audit (audit/audit.h) may be NULL: nothing is recorded. It records
+ * every sign-in, token issue/refresh/revocation and refused request. */
+int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, struct audit *audit, oauth_t **out);
 void oauth_free(oauth_t *o);
 
 /* 1 when req's path belongs to the authorization server (resp is then

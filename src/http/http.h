@@ -39,6 +39,9 @@ typedef struct http_request {
 	size_t body_len;
 	int pre_error;           /* 0, or an ERR_* the listener detected (413, 414) */
 	int is_tls;
+	const char *peer;        /* the client's IP address as text ("" when unknown), for
+				    the audit trail; the TCP peer, never a forwarded-for header */
+	int audited;             /* set by whoever recorded an audit event for this request */
 	void *conn;              /* the libmicrohttpd connection (for headers) */
 	/* A sub-request (a Bundle entry) carries its own headers; of the
 	 * enclosing request's it sees only Authorization, so that entries are

@@ -205,6 +205,22 @@ static enum MHD_Result http_queue(struct MHD_Connection *conn, struct http_ctx *
 	return ret;
 }
 
+/* The connection's peer address as text in the arena ("" if unknown). */
+static const char *http_peer(arena_t *a, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	char buf[INET6_ADDRSTRLEN];
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	const char *p = NULL;
+
+	if (sa && sa->sa_family == AF_INET)
+		p = inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, sizeof buf);
+	else if (sa && sa->sa_family == AF_INET6)
+		p = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, sizeof buf);
+	p = p ? arena_strdup(a, p) : NULL;
+	return p ? p : "";
+}
+
 static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connection *conn, struct http_ctx *c)
 {
 	http_request req;
@@ -221,6 +237,7 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
 	req.pre_error = c->pre_error;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
 	req.is_tls = s->cert_pem != NULL && ci != NULL;
+	req.peer = http_peer(&c->arena, conn);
 	if (!req.pre_error) {
 		rc = http_target_parse(&c->arena, c->raw ? c->raw : "/", HTTP_MAX_PARAMS, &t);
 		if (rc) {

@@ -21,13 +21,15 @@
  * - lastUpdated is strictly increasing over the whole store (one
  *   microsecond apart at least), so _since and _at are exact.
  *
- * Schema (user_version 4):
+ * Schema (user_version 5):
  *   version(seq INTEGER PRIMARY KEY, type, id, vid, updated_us, method,
  *           deleted, body)   every version of every resource, seq = order
  *   current(type, id, vid, seq, deleted)   newest version per resource
  *   ix_*                                   search indexes (sqlite_index.c)
  *   auth_rec(kind, key, family, value, exp_us, created_us, used)
  *                                          SMART server state (sqlite_auth.c)
+ *   audit_event(seq, recorded_us, ..., body, prev, hash)
+ *                                          the audit trail (sqlite_audit.c)
  */
 #include "backend.h"
 #include "sqlite_int.h"
@@ -46,7 +48,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define SQ_SCHEMA_VERSION 4
+#define SQ_SCHEMA_VERSION 5
 
 static const char *const sq_migrations[] = {
 	/* 0 -> 1 */
@@ -128,6 +130,39 @@ static const char *const sq_migrations[] = {
 	"  used INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY(kind, key)) WITHOUT ROWID;"
 	"CREATE INDEX auth_rec_family ON auth_rec(family);",
+	/* 4 -> 5: the audit trail (store.h, sqlite_audit.c). seq is the
+	 * chain's order and the AuditEvent id; it is given by the appender
+	 * (not AUTOINCREMENT) because it continues from the head checkpoint
+	 * in meta, so that a cut-off tail leaves a gap instead of being
+	 * silently reused. The triggers make the table append-only for every
+	 * connection, ours included: changing a record takes a deliberate
+	 * DROP TRIGGER first (which the hash chain then exposes). Indexes
+	 * serve the search parameters, each ending in seq for the newest-first
+	 * keyset pages. */
+	"CREATE TABLE audit_event("
+	"  seq INTEGER PRIMARY KEY,"
+	"  recorded_us INTEGER NOT NULL,"
+	"  outcome INTEGER NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  subtype TEXT NOT NULL,"
+	"  client_id TEXT NOT NULL,"
+	"  agent_user TEXT NOT NULL,"
+	"  patient TEXT NOT NULL,"
+	"  entity_type TEXT NOT NULL,"
+	"  entity_id TEXT NOT NULL,"
+	"  address TEXT NOT NULL,"
+	"  body BLOB NOT NULL,"
+	"  prev BLOB NOT NULL,"
+	"  hash BLOB NOT NULL);"
+	"CREATE INDEX audit_event_patient ON audit_event(patient, seq) WHERE patient != '';"
+	"CREATE INDEX audit_event_client ON audit_event(client_id, seq);"
+	"CREATE INDEX audit_event_user ON audit_event(agent_user, seq) WHERE agent_user != '';"
+	"CREATE INDEX audit_event_entity ON audit_event(entity_type, entity_id, seq);"
+	"CREATE INDEX audit_event_time ON audit_event(recorded_us);"
+	"CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+	"  BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END;"
+	"CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+	"  BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END;",
 };
 
 #define SQ_COLS "v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body"
@@ -755,6 +790,10 @@ static void *sq_writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&s->wlock);
 
+		/* txlock: the audit appender of this process waits here for
+		 * the commit instead of in SQLite's busy handler (see
+		 * sqlite_int.h) */
+		pthread_mutex_lock(&s->txlock);
 		rc = sq_exec(s->wdb, "BEGIN IMMEDIATE");
 		if (!rc) {
 			for (j = batch; j; j = j->next)
@@ -763,6 +802,7 @@ static void *sq_writer_main(void *arg)
 			if (rc)
 				sq_exec(s->wdb, "ROLLBACK");
 		}
+		pthread_mutex_unlock(&s->txlock);
 		if (rc) {
 			/* Nothing of this batch is durable: fail every job. */
 			for (j = batch; j; j = j->next) {
@@ -839,6 +879,7 @@ static void sq_close(void *impl)
 	/* before the writer's connection, so that the last one to close (which
 	 * checkpoints the WAL) is still the writer's */
 	sq_auth_close(s);
+	sq_audit_close(s);
 	for (int k = 0; k < SQ_NWRITE; k++)
 		sqlite3_finalize(s->wst[k]);
 	for (size_t k = 0; k < sizeof s->ist / sizeof s->ist[0]; k++)
@@ -851,6 +892,7 @@ static void sq_close(void *impl)
 	pthread_cond_destroy(&s->rcond);
 	pthread_mutex_destroy(&s->wlock);
 	pthread_cond_destroy(&s->wcond);
+	pthread_mutex_destroy(&s->txlock);
 	free(s);
 }
 
@@ -882,6 +924,7 @@ static int sq_open(const store_options *o, void **out)
 	pthread_cond_init(&s->rcond, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_cond_init(&s->wcond, NULL);
+	pthread_mutex_init(&s->txlock, NULL);
 	s->batch_max = o->write_batch_max ? o->write_batch_max : 256;
 
 	if (sqlite3_threadsafe() == 0) {
@@ -905,6 +948,9 @@ static int sq_open(const store_options *o, void **out)
 	if (rc)
 		goto fail;
 	rc = sq_auth_open(s, o->path);
+	if (rc)
+		goto fail;
+	rc = sq_audit_open(s, o->path);
 	if (rc)
 		goto fail;
 	for (int k = 0; k < SQ_NWRITE; k++)
@@ -999,4 +1045,8 @@ const struct store_backend store_sqlite_backend = {
 	.auth_expire_family = sq_auth_expire_family,
 	.auth_purge = sq_auth_purge,
 	.compartment_member = sq_compartment_member,
+	.audit_append = sq_audit_append,
+	.audit_get = sq_audit_get,
+	.audit_search = sq_audit_search,
+	.audit_walk = sq_audit_walk,
 };

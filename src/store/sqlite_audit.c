@@ -1,0 +1,427 @@
+/*
+ * sqlite_audit.c - the audit trail of store.h in the audit_event table of
+ * the SQLite backend.
+ *
+ * Workload: one writer (the audit module's background thread) appending
+ * batches of a few to a few hundred records, each batch one transaction;
+ * rare reads (an auditor's searches, `fhird audit verify` walking it all).
+ *
+ * Writes go through a connection of their own (s->udb), like the
+ * authorization records (sqlite_auth.c explains why a second write
+ * connection on one WAL database is safe), with synchronous=FULL: a batch
+ * is on disk when the call returns, and the fsync is shared by the whole
+ * batch. The in-process FHIR writer and this appender serialise on
+ * s->txlock (sqlite_int.h), other processes on SQLite's write lock.
+ *
+ * The chain: every append reads the head checkpoint (meta key
+ * "audit_head": "<seq> <hex hash>") inside its BEGIN IMMEDIATE
+ * transaction, so appenders of several processes extend one chain; the
+ * records get seq = head + 1, ... and hash = fn(prev, record); the head
+ * moves in the same transaction. When the table does not end where the
+ * head says (rows removed from or added to the tail by hand), the append
+ * still continues from the head, numbering after the largest seq present,
+ * so the damage stays visible to `fhird audit verify` instead of being
+ * papered over.
+ *
+ * Reads (get, search, walk) borrow a connection of the reader pool.
+ */
+#include "backend.h"
+#include "sqlite_int.h"
+
+#include "core/err.h"
+#include "core/log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SQU_COLS                                                                                                      \
+	"seq, recorded_us, outcome, action, subtype, client_id, agent_user, patient, entity_type, entity_id, "        \
+	"address, body, prev, hash"
+
+enum squ_stmt { SQU_HEAD, SQU_MAX, SQU_INSERT, SQU_SET_HEAD, SQU_NSTMT };
+
+static const char *const squ_sql[SQU_NSTMT] = {
+	[SQU_HEAD] = "SELECT value FROM meta WHERE key = 'audit_head'",
+	[SQU_MAX] = "SELECT COALESCE(MAX(seq), 0) FROM audit_event",
+	[SQU_INSERT] = "INSERT INTO audit_event(" SQU_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
+		       "?13, ?14)",
+	[SQU_SET_HEAD] = "INSERT INTO meta(key, value) VALUES('audit_head', ?1) "
+			 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+};
+
+_Static_assert(SQU_NSTMT <= sizeof ((struct sq *)0)->ust / sizeof ((struct sq *)0)->ust[0], "audit statement slots");
+
+int sq_audit_open(struct sq *s, const char *path)
+{
+	int rc;
+
+	if (pthread_mutex_init(&s->ulock, NULL) != 0)
+		return ERR_INTERNAL;
+	s->ulock_init = 1;
+	rc = sq_open_conn(path, 0, &s->udb);
+	if (rc)
+		return rc; /* sq_close() releases what was made */
+	/* FULL: a batch acknowledged by this call survives power loss, and
+	 * the fsync is paid once per batch on the background thread. */
+	if (sq_exec(s->udb, "PRAGMA synchronous = FULL") || sq_exec(s->udb, "PRAGMA wal_autocheckpoint = 8192"))
+		return ERR_DB;
+	for (int k = 0; k < SQU_NSTMT; k++)
+		if (sqlite3_prepare_v3(s->udb, squ_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &s->ust[k], NULL) != SQLITE_OK) {
+			log_error("msg=\"prepare failed\" err=\"%s\"", sqlite3_errmsg(s->udb));
+			return ERR_DB;
+		}
+	return 0;
+}
+
+void sq_audit_close(struct sq *s)
+{
+	for (size_t k = 0; k < sizeof s->ust / sizeof s->ust[0]; k++) {
+		sqlite3_finalize(s->ust[k]);
+		s->ust[k] = NULL;
+	}
+	sqlite3_close(s->udb);
+	s->udb = NULL;
+	if (s->ulock_init) {
+		pthread_mutex_destroy(&s->ulock);
+		s->ulock_init = 0;
+	}
+}
+
+static void squ_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+static int squ_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* "<seq> <64 hex>" -> head. ERR_INVALID when malformed. */
+static int squ_head_parse(const char *v, store_audit_head *h)
+{
+	char *end;
+	long long seq;
+
+	memset(h, 0, sizeof *h);
+	if (!v || *v < '0' || *v > '9')
+		return ERR_INVALID;
+	seq = strtoll(v, &end, 10);
+	if (*end != ' ' || strlen(end + 1) != 2 * STORE_AUDIT_HASH || seq < 0)
+		return ERR_INVALID;
+	end++;
+	for (size_t i = 0; i < STORE_AUDIT_HASH; i++) {
+		int hi = squ_hexval(end[2 * i]), lo = squ_hexval(end[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return ERR_INVALID;
+		h->hash[i] = (unsigned char)(hi << 4 | lo);
+	}
+	h->seq = seq;
+	h->present = 1;
+	return 0;
+}
+
+/* The checkpoint through statement st (SQU_HEAD's text) on any connection. */
+static int squ_head_read(sqlite3 *db, sqlite3_stmt *st, store_audit_head *h)
+{
+	int step = sqlite3_step(st), rc = 0;
+
+	memset(h, 0, sizeof *h);
+	if (step == SQLITE_ROW) {
+		if (squ_head_parse((const char *)sqlite3_column_text(st, 0), h)) {
+			/* a head we cannot read is treated as absent; verify says so */
+			log_error("msg=\"audit head checkpoint is malformed\"");
+			memset(h, 0, sizeof *h);
+		}
+	} else if (step != SQLITE_DONE) {
+		log_error("msg=\"audit head read failed\" err=\"%s\"", sqlite3_errmsg(db));
+		rc = ERR_DB;
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int squ_insert(struct sq *s, const store_audit_rec *r)
+{
+	sqlite3_stmt *st = s->ust[SQU_INSERT];
+	int step;
+
+	sqlite3_bind_int64(st, 1, r->seq);
+	sqlite3_bind_int64(st, 2, r->recorded_us);
+	sqlite3_bind_int(st, 3, r->outcome);
+	sqlite3_bind_text(st, 4, r->action, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->subtype, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->client_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, r->user, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, r->patient, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, r->entity_type, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, r->entity_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, r->address, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 12, r->body ? r->body : "", (int)r->body_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 13, r->prev, STORE_AUDIT_HASH, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 14, r->hash, STORE_AUDIT_HASH, SQLITE_STATIC);
+	step = sqlite3_step(st);
+	squ_done(st);
+	return step == SQLITE_DONE ? 0 : ERR_DB;
+}
+
+int sq_audit_append(void *impl, store_audit_rec *recs, size_t n, store_audit_hash_fn fn)
+{
+	struct sq *s = impl;
+	store_audit_head head;
+	unsigned char prev[STORE_AUDIT_HASH];
+	char hv[40 + 2 * STORE_AUDIT_HASH];
+	int64_t max = 0, next;
+	int rc, step;
+	size_t k;
+
+	pthread_mutex_lock(&s->ulock);
+	pthread_mutex_lock(&s->txlock);
+	rc = sq_exec(s->udb, "BEGIN IMMEDIATE");
+	if (rc)
+		goto out;
+	rc = squ_head_read(s->udb, s->ust[SQU_HEAD], &head);
+	if (rc)
+		goto rollback;
+	step = sqlite3_step(s->ust[SQU_MAX]);
+	if (step == SQLITE_ROW)
+		max = sqlite3_column_int64(s->ust[SQU_MAX], 0);
+	sqlite3_reset(s->ust[SQU_MAX]);
+	if (step != SQLITE_ROW)
+		goto dberr;
+	if (max != head.seq)
+		log_error("msg=\"audit table does not end at its head checkpoint: records were removed or added "
+			  "outside fhird (fhird audit verify tells which)\" head=%" PRId64 " last=%" PRId64,
+			  head.seq, max);
+	memcpy(prev, head.hash, sizeof prev); /* zeros when absent */
+	next = (max > head.seq ? max : head.seq) + 1;
+	for (k = 0; k < n; k++) {
+		store_audit_rec *r = &recs[k];
+		r->seq = next++;
+		memcpy(r->prev, prev, sizeof prev);
+		fn(prev, r, r->hash);
+		if (squ_insert(s, r))
+			goto dberr;
+		memcpy(prev, r->hash, sizeof prev);
+	}
+	{
+		int pos = snprintf(hv, sizeof hv, "%" PRId64 " ", recs[n - 1].seq);
+		for (k = 0; k < STORE_AUDIT_HASH; k++)
+			snprintf(hv + pos + 2 * k, 3, "%02x", prev[k]);
+	}
+	sqlite3_bind_text(s->ust[SQU_SET_HEAD], 1, hv, -1, SQLITE_STATIC);
+	step = sqlite3_step(s->ust[SQU_SET_HEAD]);
+	squ_done(s->ust[SQU_SET_HEAD]);
+	if (step != SQLITE_DONE)
+		goto dberr;
+	rc = sq_exec(s->udb, "COMMIT");
+	if (rc)
+		goto rollback;
+	goto out;
+dberr:
+	log_error("msg=\"audit append failed\" err=\"%s\"", sqlite3_errmsg(s->udb));
+	rc = ERR_DB;
+rollback:
+	sq_exec(s->udb, "ROLLBACK");
+out:
+	pthread_mutex_unlock(&s->txlock);
+	pthread_mutex_unlock(&s->ulock);
+	return rc;
+}
+
+static void squ_text(sqlite3_stmt *st, int col, char *out, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+static void squ_blob32(sqlite3_stmt *st, int col, unsigned char out[STORE_AUDIT_HASH])
+{
+	const void *b = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+
+	/* a hash of another length (tampering) compares unequal: zeros and the
+	 * bytes there are, so verify reports it rather than reading past it */
+	memset(out, 0, STORE_AUDIT_HASH);
+	if (b && n > 0)
+		memcpy(out, b, n < STORE_AUDIT_HASH ? (size_t)n : STORE_AUDIT_HASH);
+}
+
+/* A row of SQU_COLS into out (body malloc'd). */
+static int squ_row(sqlite3_stmt *st, store_audit_rec *out)
+{
+	const void *body = sqlite3_column_blob(st, 11);
+	int blen = sqlite3_column_bytes(st, 11);
+
+	memset(out, 0, sizeof *out);
+	out->seq = sqlite3_column_int64(st, 0);
+	out->recorded_us = sqlite3_column_int64(st, 1);
+	out->outcome = sqlite3_column_int(st, 2);
+	squ_text(st, 3, out->action, sizeof out->action);
+	squ_text(st, 4, out->subtype, sizeof out->subtype);
+	squ_text(st, 5, out->client_id, sizeof out->client_id);
+	squ_text(st, 6, out->user, sizeof out->user);
+	squ_text(st, 7, out->patient, sizeof out->patient);
+	squ_text(st, 8, out->entity_type, sizeof out->entity_type);
+	squ_text(st, 9, out->entity_id, sizeof out->entity_id);
+	squ_text(st, 10, out->address, sizeof out->address);
+	out->body = malloc((size_t)(blen > 0 ? blen : 0) + 1);
+	if (!out->body)
+		return ERR_NOMEM;
+	if (body && blen > 0)
+		memcpy(out->body, body, (size_t)blen);
+	out->body_len = blen > 0 ? (size_t)blen : 0;
+	out->body[out->body_len] = '\0';
+	squ_blob32(st, 12, out->prev);
+	squ_blob32(st, 13, out->hash);
+	return 0;
+}
+
+int sq_audit_get(void *impl, int64_t seq, store_audit_rec *out)
+{
+	static const char sql[] = "SELECT " SQU_COLS " FROM audit_event WHERE seq = ?1";
+	struct sq *s = impl;
+	struct sq_reader *r = sq_reader_get(s);
+	sqlite3_stmt *st = NULL;
+	int rc, step;
+
+	if (sq_stmt_get(&r->cache, r->db, sql, &st))
+		goto dberr;
+	sqlite3_bind_int64(st, 1, seq);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		rc = squ_row(st, out);
+	else if (step == SQLITE_DONE)
+		rc = ERR_NOTFOUND;
+	else
+		goto dberr;
+	goto out;
+dberr:
+	log_error("msg=\"audit read failed\" err=\"%s\"", sqlite3_errmsg(r->db));
+	rc = ERR_DB;
+out:
+	sq_stmt_release(&r->cache, st);
+	sq_reader_put(s, r);
+	return rc;
+}
+
+/* The WHERE clause is assembled from fixed fragments; every value is
+ * bound, at a fixed parameter number per condition. */
+int sq_audit_search(void *impl, const store_audit_q *q, store_audit_page *out)
+{
+	struct sq *s = impl;
+	struct sq_reader *r = sq_reader_get(s);
+	sqlite3_stmt *st = NULL;
+	char sql[1024];
+	size_t cap = (size_t)q->count + 1, n = 0;
+	int rc = 0, step;
+
+	snprintf(sql, sizeof sql, "SELECT " SQU_COLS " FROM audit_event WHERE 1 %s %s %s %s %s %s %s %s %s %s %s "
+				  "ORDER BY seq DESC LIMIT ?12",
+		 q->seq > 0 ? "AND seq = ?1" : "", q->before_seq > 0 ? "AND seq < ?2" : "",
+		 q->date_lo != INT64_MIN ? "AND recorded_us >= ?3" : "",
+		 q->date_hi != INT64_MAX ? "AND recorded_us <= ?4" : "", q->patient ? "AND patient = ?5" : "",
+		 q->agent ? "AND (client_id = ?6 OR agent_user = ?6)" : "", q->entity_type ? "AND entity_type = ?7" : "",
+		 q->entity_id ? "AND entity_id = ?8" : "", q->subtype ? "AND subtype = ?9" : "",
+		 q->action ? "AND action = ?10" : "", q->outcome >= 0 ? "AND outcome = ?11" : "");
+	out->items = calloc(cap, sizeof *out->items);
+	if (!out->items) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	if (sq_stmt_get(&r->cache, r->db, sql, &st))
+		goto dberr;
+	sqlite3_bind_int64(st, 1, q->seq);
+	sqlite3_bind_int64(st, 2, q->before_seq);
+	sqlite3_bind_int64(st, 3, q->date_lo);
+	sqlite3_bind_int64(st, 4, q->date_hi);
+	if (q->patient)
+		sqlite3_bind_text(st, 5, q->patient, -1, SQLITE_STATIC);
+	if (q->agent)
+		sqlite3_bind_text(st, 6, q->agent, -1, SQLITE_STATIC);
+	if (q->entity_type)
+		sqlite3_bind_text(st, 7, q->entity_type, -1, SQLITE_STATIC);
+	if (q->entity_id)
+		sqlite3_bind_text(st, 8, q->entity_id, -1, SQLITE_STATIC);
+	if (q->subtype)
+		sqlite3_bind_text(st, 9, q->subtype, -1, SQLITE_STATIC);
+	if (q->action)
+		sqlite3_bind_text(st, 10, q->action, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 11, q->outcome);
+	sqlite3_bind_int64(st, 12, (sqlite3_int64)cap);
+	while (n < cap && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = squ_row(st, &out->items[n]);
+		n++;
+		if (rc)
+			goto out;
+	}
+	if (n < cap && step != SQLITE_DONE)
+		goto dberr;
+	if (n > q->count) {
+		store_audit_rec_clear(&out->items[--n]);
+		out->has_more = 1;
+	}
+	goto out;
+dberr:
+	log_error("msg=\"audit search failed\" err=\"%s\"", sqlite3_errmsg(r->db));
+	rc = ERR_DB;
+out:
+	out->n = n;
+	if (rc)
+		store_audit_page_clear(out);
+	sq_stmt_release(&r->cache, st);
+	sq_reader_put(s, r);
+	return rc;
+}
+
+int sq_audit_walk(void *impl, store_audit_head *head, store_audit_walk_fn fn, void *ctx)
+{
+	static const char rows_sql[] = "SELECT " SQU_COLS " FROM audit_event ORDER BY seq";
+	struct sq *s = impl;
+	struct sq_reader *r = sq_reader_get(s);
+	sqlite3_stmt *hst = NULL, *st = NULL;
+	store_audit_rec rec;
+	int rc = 0, step, began = 0;
+
+	memset(&rec, 0, sizeof rec);
+	/* One read transaction: the head and the rows are one snapshot, so a
+	 * server appending meanwhile cannot make them disagree. */
+	if (sq_exec(r->db, "BEGIN"))
+		goto dberr;
+	began = 1;
+	if (sqlite3_prepare_v2(r->db, squ_sql[SQU_HEAD], -1, &hst, NULL) != SQLITE_OK)
+		goto dberr;
+	rc = squ_head_read(r->db, hst, head);
+	if (rc)
+		goto out;
+	if (sqlite3_prepare_v2(r->db, rows_sql, -1, &st, NULL) != SQLITE_OK)
+		goto dberr;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		rc = squ_row(st, &rec);
+		if (!rc)
+			rc = fn(ctx, &rec);
+		store_audit_rec_clear(&rec);
+		if (rc)
+			goto out;
+	}
+	if (step != SQLITE_DONE)
+		goto dberr;
+	goto out;
+dberr:
+	log_error("msg=\"audit walk failed\" err=\"%s\"", sqlite3_errmsg(r->db));
+	rc = ERR_DB;
+out:
+	sqlite3_finalize(hst);
+	sqlite3_finalize(st);
+	if (began)
+		sq_exec(r->db, "COMMIT");
+	sq_reader_put(s, r);
+	return rc;
+}
