@@ -4,13 +4,16 @@
  *
  * Workload: one event per request, submitted by every worker thread at
  * request rate; one writer. A submit is a malloc and a few memcpy outside
- * the lock, then a list append under it; rendering the JSON and hashing
- * happen on the writer thread, so the request thread pays for neither.
+ * the lock, then a list append under it; filling the record, finding the
+ * patient of a body and hashing happen on the writer thread, so the
+ * request thread pays for none of them (the JSON is only made when an
+ * auditor reads the record).
  *
  * The writer takes up to AUDIT_BATCH_MAX events at a time and appends
- * them in one store transaction: under load the batches grow and the
- * fsyncs per event shrink (group commit), when idle each event is written
- * at once. A failed append is retried a few times (the database may be
+ * them in one store transaction, at most one transaction every
+ * AUDIT_COMMIT_MS (sooner when a batch is full or someone flushes): under
+ * load the batches grow and the fsyncs per event shrink (group commit),
+ * and the readers of the same database see it change at most that often. A failed append is retried a few times (the database may be
  * locked by another process for a while); after that the batch is
  * dropped, counted and logged, so that a broken disk cannot block the
  * request path for good - only for block_ms per request once the queue
@@ -49,12 +52,16 @@ struct audit {
 	audit_patient_fn patient_of;
 
 	pthread_mutex_t lock;
-	pthread_cond_t nonempty; /* writer waits for events */
+	pthread_cond_t nonempty; /* writer waits for events (writer_idle) */
+	pthread_cond_t pace;     /* writer waits out the commit interval */
 	pthread_cond_t space;    /* submitters wait for room */
 	pthread_cond_t done_cv;  /* flushers wait for progress */
 	struct audit_item *head, *tail;
 	size_t qlen;
 	int closing;
+	int writer_idle;         /* the writer sleeps on nonempty */
+	int hurry;               /* a flush waits: skip the commit interval */
+	int64_t last_commit_us;  /* CLOCK_MONOTONIC */
 	uint64_t submitted, done, written, dropped, waited;
 	int64_t last_warn_us;
 	pthread_t thread;
@@ -214,7 +221,13 @@ void audit_submit(audit_t *a, const audit_event *ev)
 	a->tail = it;
 	a->qlen++;
 	a->submitted++;
-	pthread_cond_signal(&a->nonempty);
+	/* wake the writer only when it sleeps for lack of events, or when a
+	 * full batch is waiting: a signal per event would cost a futex call
+	 * and a context switch per request */
+	if (a->writer_idle)
+		pthread_cond_signal(&a->nonempty);
+	else if (a->qlen == AUDIT_BATCH_MAX)
+		pthread_cond_signal(&a->pace);
 	pthread_mutex_unlock(&a->lock);
 }
 
@@ -233,10 +246,10 @@ static size_t audit_write_batch(struct audit *a, struct audit_item *batch, size_
 		if (!ev.patient && ev.body && a->patient_of &&
 		    a->patient_of(ev.entity_type ? ev.entity_type : "", ev.body, ev.body_len, patient, sizeof patient) == 0)
 			ev.patient = patient;
-		if (audit_render(a->base_url, a->issuer, it->recorded_us, &ev, &recs[k]) == 0)
+		if (audit_fill(a->base_url, a->issuer, it->recorded_us, &ev, &recs[k]) == 0)
 			k++;
 		else
-			log_error("msg=\"audit: cannot render an event: dropped\"");
+			log_error("msg=\"audit: out of memory: event dropped\"");
 	}
 	rc = store_audit_append(a->store, recs, k, audit_chain_hash);
 	for (size_t t = 0; rc && t < sizeof retry_ms / sizeof retry_ms[0]; t++) {
@@ -262,12 +275,29 @@ static void *audit_main_loop(void *arg)
 		size_t n = 1, written = 0;
 
 		pthread_mutex_lock(&a->lock);
+		a->writer_idle = 1;
 		while (!a->head && !a->closing)
 			pthread_cond_wait(&a->nonempty, &a->lock);
+		a->writer_idle = 0;
 		if (!a->head) {
 			pthread_mutex_unlock(&a->lock);
 			break; /* closing, and everything is written */
 		}
+		/* Commit at most every AUDIT_COMMIT_MS: each commit changes the
+		 * database file under every reader connection, which then drops
+		 * its page cache at its next transaction. Events gather in the
+		 * queue meanwhile and go in one transaction (and one fsync). */
+		{
+			struct timespec dl;
+			int64_t due = a->last_commit_us + AUDIT_COMMIT_MS * 1000;
+			dl.tv_sec = (time_t)(due / 1000000);
+			dl.tv_nsec = (long)(due % 1000000) * 1000;
+			while (!a->closing && !a->hurry && a->qlen < AUDIT_BATCH_MAX &&
+			       audit_now_us(CLOCK_MONOTONIC) < due)
+				if (pthread_cond_timedwait(&a->pace, &a->lock, &dl) == ETIMEDOUT)
+					break;
+		}
+		a->hurry = 0;
 		batch = last = a->head;
 		while (last->next && n < AUDIT_BATCH_MAX) {
 			last = last->next;
@@ -283,6 +313,7 @@ static void *audit_main_loop(void *arg)
 
 		if (recs)
 			written = audit_write_batch(a, batch, n, recs);
+		a->last_commit_us = audit_now_us(CLOCK_MONOTONIC); /* only this thread */
 		for (it = batch; it;) {
 			struct audit_item *next = it->next;
 			free(it);
@@ -320,6 +351,7 @@ int audit_new(const audit_options *o, audit_t **out)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->nonempty, NULL);
+	pthread_cond_init(&a->pace, &ca);
 	pthread_cond_init(&a->space, &ca);
 	pthread_cond_init(&a->done_cv, &ca);
 	pthread_condattr_destroy(&ca);
@@ -344,6 +376,7 @@ void audit_free(audit_t *a)
 		pthread_mutex_lock(&a->lock);
 		a->closing = 1;
 		pthread_cond_broadcast(&a->nonempty);
+		pthread_cond_broadcast(&a->pace);
 		pthread_cond_broadcast(&a->space);
 		pthread_mutex_unlock(&a->lock);
 		pthread_join(a->thread, NULL); /* it drains the queue first */
@@ -352,6 +385,7 @@ void audit_free(audit_t *a)
 	}
 	pthread_mutex_destroy(&a->lock);
 	pthread_cond_destroy(&a->nonempty);
+	pthread_cond_destroy(&a->pace);
 	pthread_cond_destroy(&a->space);
 	pthread_cond_destroy(&a->done_cv);
 	free(a->base_url);
@@ -370,6 +404,10 @@ int audit_flush(audit_t *a, unsigned timeout_ms)
 	audit_deadline(&dl, timeout_ms);
 	pthread_mutex_lock(&a->lock);
 	target = a->submitted;
+	if (a->done < target) {
+		a->hurry = 1; /* someone is waiting: no commit interval */
+		pthread_cond_signal(&a->pace);
+	}
 	while (a->done < target)
 		if (pthread_cond_timedwait(&a->done_cv, &a->lock, &dl) == ETIMEDOUT) {
 			rc = a->done < target ? ERR_BUSY : 0;

@@ -7,8 +7,9 @@
  *
  * Recording is off the request path: audit_submit() copies the few
  * strings of an event into a bounded in-memory queue and returns; one
- * background thread renders the queued events as AuditEvent JSON and
- * appends them in batches, one store transaction (one fsync) per batch.
+ * background thread turns the queued events into records (fixed fields,
+ * store.h) and appends them in batches, one store transaction (one fsync)
+ * per batch. The AuditEvent JSON is made from a record when it is read.
  * When the queue is full, the submitting request waits (back-pressure)
  * up to block_ms for room; only past that is the event dropped, counted
  * and warned about in the log. audit_free() writes everything queued
@@ -85,7 +86,8 @@ typedef struct audit_options {
 typedef struct audit audit_t;
 
 #define AUDIT_BLOCK_MS 2000     /* default back-pressure bound */
-#define AUDIT_BATCH_MAX 256     /* events per store transaction */
+#define AUDIT_BATCH_MAX 2048    /* events per store transaction at most */
+#define AUDIT_COMMIT_MS 10      /* at most one audit transaction per interval */
 #define AUDIT_QUERY_MAX 4096    /* bytes of a query recorded; longer ones are cut */
 #define AUDIT_BODY_MAX 65536    /* larger bodies are not searched for a patient */
 
@@ -120,25 +122,28 @@ void audit_stats_get(audit_t *a, audit_stats *out);
  * 4xx: the client's error), 12 major failure (5xx). */
 int audit_outcome_of(int status);
 
-/* ---- audit_event.c: rendering ---- */
+/* ---- audit_event.c: records and their AuditEvent ---- */
 
-/* Fills out (columns and a malloc'd body: the AuditEvent JSON without id
- * and meta) from ev as recorded at recorded_us. base_url and issuer as in
- * audit_options. 0 or ERR_NOMEM. store_audit_rec_clear() frees the body. */
-int audit_render(const char *base_url, const char *issuer, int64_t recorded_us, const audit_event *ev,
-		 store_audit_rec *out);
+/* Fills out (every field but seq, prev and hash) from ev as recorded at
+ * recorded_us by the server at base_url with issuer (audit_options).
+ * Strings longer than their field are cut on a character boundary;
+ * out->query is malloc'd (store_audit_rec_clear). 0 or ERR_NOMEM. */
+int audit_fill(const char *base_url, const char *issuer, int64_t recorded_us, const audit_event *ev,
+	       store_audit_rec *out);
 
-/* The AuditEvent as served: the stored body with id (= seq) and
- * meta.versionId / meta.lastUpdated (= recorded) spliced in. *out is
- * malloc'd. ERR_INTERNAL when the stored body is not one of ours. */
+/* The AuditEvent of a stored record, as served: id = seq, meta.versionId
+ * 1, meta.lastUpdated = recorded. The same record always renders to the
+ * same bytes. *out is malloc'd. ERR_NOMEM. */
 int audit_record_json(const store_audit_rec *r, char **out, size_t *len);
 
 /* ---- audit_chain.c: the hash chain and its verification ---- */
 
 /* The chain hash (a store_audit_hash_fn): SHA-256 over prev and the
  * record's canonical bytes, a netstring ("<len>:<bytes>,") of each of:
- * "fhird-audit-1", seq, recorded_us, outcome, action, subtype, client_id,
- * user, patient, entity_type, entity_id, address, body. */
+ * "fhird-audit-1", seq, recorded_us, kind, status, outcome, action,
+ * subtype, outcome_desc, client_id, subject, fhir_user, patient,
+ * entity_type, entity_id, address, observer, issuer, whether there is a
+ * query ("0" / "1", so that none and "" differ) and the query. */
 void audit_chain_hash(const unsigned char prev[STORE_AUDIT_HASH], const store_audit_rec *r,
 		      unsigned char out[STORE_AUDIT_HASH]);
 

@@ -1,6 +1,8 @@
 /*
- * audit_event.c - an audit_event as a FHIR R4 AuditEvent, modelled on IHE
- * Basic Audit Log Patterns (BALP, profiles.ihe.net/ITI/BALP):
+ * audit_event.c - an event becomes a record (audit_fill, on the writer
+ * thread: fixed fields, the facts only) and a record becomes a FHIR R4
+ * AuditEvent when it is read (audit_record_json), modelled on IHE Basic
+ * Audit Log Patterns (BALP, profiles.ihe.net/ITI/BALP):
  *
  *   type       rest (audit-event-type) for FHIR interactions; DCM 110114
  *              "User Authentication" for logins and tokens
@@ -28,10 +30,10 @@
  */
 #include "audit.h"
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/valid.h"
 
-#include <jansson.h>
 #include <nettle/base64.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,22 +49,69 @@
 #define CS_OBJECT_ROLE "http://terminology.hl7.org/CodeSystem/object-role"
 #define CS_RESOURCE_TYPES "http://hl7.org/fhir/resource-types"
 
-static json_t *ae_coding(const char *system, const char *code, const char *display)
+/* The JSON is written as text into a buffer, not built as a jansson tree:
+ * this runs once per request on the one writer thread, and a tree of
+ * forty small objects costs several times what the text does. */
+struct ae_w {
+	buf_t b;
+	int err;
+};
+
+static void w_raw(struct ae_w *w, const char *s)
 {
-	json_t *c = json_object();
-	json_object_set_new(c, "system", json_string(system));
-	json_object_set_new(c, "code", json_string(code));
-	if (display)
-		json_object_set_new(c, "display", json_string(display));
-	return c;
+	if (!w->err)
+		w->err = buf_append_str(&w->b, s);
 }
 
-static json_t *ae_concept(json_t *coding)
+/* A JSON string: '"' and '\' escaped, control characters as \u00XX (the
+ * queue already replaced them, this keeps the output valid regardless). */
+static void w_str(struct ae_w *w, const char *s)
 {
-	json_t *c = json_object(), *a = json_array();
-	json_array_append_new(a, coding);
-	json_object_set_new(c, "coding", a);
-	return c;
+	const char *run = s;
+
+	w_raw(w, "\"");
+	for (; *s && !w->err; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[8];
+		if (c != '"' && c != '\\' && c >= 0x20)
+			continue;
+		w->err = buf_append(&w->b, run, (size_t)(s - run));
+		if (c == '"' || c == '\\')
+			snprintf(esc, sizeof esc, "\\%c", c);
+		else
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+		w_raw(w, esc);
+		run = s + 1;
+	}
+	if (!w->err)
+		w->err = buf_append(&w->b, run, (size_t)(s - run));
+	w_raw(w, "\"");
+}
+
+/* "name":"value" after a comma (first member: comma = 0). */
+static void w_member(struct ae_w *w, int comma, const char *name, const char *value)
+{
+	w_raw(w, comma ? ",\"" : "\"");
+	w_raw(w, name);
+	w_raw(w, "\":");
+	w_str(w, value);
+}
+
+static void w_coding(struct ae_w *w, const char *system, const char *code, const char *display)
+{
+	w_raw(w, "{");
+	w_member(w, 0, "system", system);
+	w_member(w, 1, "code", code);
+	if (display)
+		w_member(w, 1, "display", display);
+	w_raw(w, "}");
+}
+
+static void w_concept(struct ae_w *w, const char *system, const char *code, const char *display)
+{
+	w_raw(w, "{\"coding\":[");
+	w_coding(w, system, code, display);
+	w_raw(w, "]}");
 }
 
 static int ae_set(const char *s)
@@ -78,223 +127,243 @@ static int ae_is_reference(const char *s)
 	return slash && slash != s && slash[1];
 }
 
-static json_t *ae_query_b64(const char *q)
+static void w_query_b64(struct ae_w *w, const char *q)
 {
-	size_t n = strlen(q), cap = BASE64_ENCODE_RAW_LENGTH(n) + 1;
-	char *b = malloc(cap);
-	json_t *v;
+	size_t n = strlen(q), len = BASE64_ENCODE_RAW_LENGTH(n);
+	char *b = malloc(len + 1);
 
-	if (!b)
-		return NULL;
+	if (!b) {
+		w->err = ERR_NOMEM;
+		return;
+	}
 	/* FHIR base64Binary: RFC 4648 base64 with padding */
 	base64_encode_raw(b, n, (const uint8_t *)q);
-	b[BASE64_ENCODE_RAW_LENGTH(n)] = '\0';
-	v = json_string(b);
+	b[len] = '\0';
+	w_raw(w, ",\"query\":\"");
+	w_raw(w, b);
+	w_raw(w, "\"");
 	free(b);
-	return v;
 }
 
-static json_t *ae_agents(const char *base_url, const char *issuer, const audit_event *ev)
+/* "Type/id" as a JSON string. */
+static void w_ref(struct ae_w *w, const char *type, const char *id)
 {
-	json_t *agents = json_array(), *a, *who, *net;
-	int has_user = ae_set(ev->subject) || ae_set(ev->fhir_user);
-	int writes = ev->action == 'C' || ev->action == 'U' || ev->action == 'D';
+	size_t n = strlen(type) + strlen(id) + 2;
+	char *ref = malloc(n);
 
+	if (!ref) {
+		w->err = ERR_NOMEM;
+		return;
+	}
+	snprintf(ref, n, "%s/%s", type, id);
+	w_str(w, ref);
+	free(ref);
+}
+
+static void w_agents(struct ae_w *w, const store_audit_rec *r)
+{
+	int has_user = ae_set(r->subject) || ae_set(r->fhir_user);
+	int writes = r->action[0] == 'C' || r->action[0] == 'U' || r->action[0] == 'D';
+
+	w_raw(w, ",\"agent\":[");
 	if (has_user) {
 		/* BALP agent "user": the person on whose behalf the client acts */
-		a = json_object();
-		json_object_set_new(a, "type", ae_concept(writes ? ae_coding(CS_PARTICIPATION, "AUT", "author")
-								 : ae_coding(CS_PARTICIPATION, "IRCP",
-									     "information recipient")));
-		who = json_object();
-		if (ae_is_reference(ev->fhir_user))
-			json_object_set_new(who, "reference", json_string(ev->fhir_user));
-		if (ae_set(ev->subject))
-			json_object_set_new(who, "identifier",
-					    json_pack("{ss ss}", "system", issuer, "value", ev->subject));
-		json_object_set_new(a, "who", who);
-		json_object_set_new(a, "requestor", json_true());
-		json_array_append_new(agents, a);
+		w_raw(w, "{\"type\":");
+		if (writes)
+			w_concept(w, CS_PARTICIPATION, "AUT", "author");
+		else
+			w_concept(w, CS_PARTICIPATION, "IRCP", "information recipient");
+		w_raw(w, ",\"who\":{");
+		if (ae_is_reference(r->fhir_user))
+			w_member(w, 0, "reference", r->fhir_user);
+		if (ae_set(r->subject)) {
+			w_raw(w, ae_is_reference(r->fhir_user) ? ",\"identifier\":{" : "\"identifier\":{");
+			w_member(w, 0, "system", r->issuer);
+			w_member(w, 1, "value", r->subject);
+			w_raw(w, "}");
+		}
+		w_raw(w, "},\"requestor\":true},");
 	}
 	/* BALP agent "client": the application, at the address it came from */
-	a = json_object();
-	json_object_set_new(a, "type", ae_concept(ae_coding(CS_DCM, "110153", "Source Role ID")));
-	if (ae_set(ev->client_id))
-		json_object_set_new(a, "who",
-				    json_pack("{s{ss ss}}", "identifier", "system", issuer, "value", ev->client_id));
-	json_object_set_new(a, "requestor", json_boolean(!has_user));
-	if (ae_set(ev->address)) {
-		net = json_pack("{ss ss}", "address", ev->address, "type", "2"); /* 2: IP address */
-		json_object_set_new(a, "network", net);
+	w_raw(w, "{\"type\":");
+	w_concept(w, CS_DCM, "110153", "Source Role ID");
+	if (ae_set(r->client_id)) {
+		w_member(w, 1, "who\":{\"identifier\":{\"system", r->issuer);
+		w_member(w, 1, "value", r->client_id);
+		w_raw(w, "}}");
 	}
-	json_array_append_new(agents, a);
+	w_raw(w, has_user ? ",\"requestor\":false" : ",\"requestor\":true");
+	if (ae_set(r->address)) {
+		w_member(w, 1, "network\":{\"address", r->address);
+		w_raw(w, ",\"type\":\"2\"}"); /* 2: IP address */
+	}
 	/* BALP agent "server": this server, named by its base URL */
-	a = json_object();
-	json_object_set_new(a, "type", ae_concept(ae_coding(CS_DCM, "110152", "Destination Role ID")));
-	json_object_set_new(a, "who", json_pack("{s{ss} ss}", "identifier", "value", base_url, "display", "fhird"));
-	json_object_set_new(a, "requestor", json_false());
-	json_object_set_new(a, "network", json_pack("{ss ss}", "address", base_url, "type", "5")); /* 5: URI */
-	json_array_append_new(agents, a);
-	return agents;
+	w_raw(w, "},{\"type\":");
+	w_concept(w, CS_DCM, "110152", "Destination Role ID");
+	w_member(w, 1, "who\":{\"identifier\":{\"value", r->observer);
+	w_raw(w, "},\"display\":\"fhird\"},\"requestor\":false");
+	w_member(w, 1, "network\":{\"address", r->observer);
+	w_raw(w, ",\"type\":\"5\"}}]"); /* 5: URI */
 }
 
-static json_t *ae_entities(const audit_event *ev)
+static void w_entities(struct ae_w *w, const store_audit_rec *r)
 {
-	json_t *ents = json_array(), *e;
+	int n = 0;
 
-	if (ae_set(ev->entity_type) && (ae_set(ev->entity_id) || !ev->query)) {
+	if (ae_set(r->entity_type) && (ae_set(r->entity_id) || !r->query)) {
 		/* BALP entity "data": the resource (or, without an id, the type) */
-		e = json_object();
-		if (ae_set(ev->entity_id)) {
-			char *ref = malloc(strlen(ev->entity_type) + strlen(ev->entity_id) + 2);
-			if (ref) {
-				snprintf(ref, strlen(ev->entity_type) + strlen(ev->entity_id) + 2, "%s/%s",
-					 ev->entity_type, ev->entity_id);
-				json_object_set_new(e, "what", json_pack("{ss}", "reference", ref));
-				free(ref);
-			}
+		w_raw(w, n++ ? ",{" : ",\"entity\":[{");
+		if (ae_set(r->entity_id)) {
+			w_raw(w, "\"what\":{\"reference\":");
+			w_ref(w, r->entity_type, r->entity_id);
+			w_raw(w, "},");
 		}
-		json_object_set_new(e, "type", ae_coding(CS_RESOURCE_TYPES, ev->entity_type, NULL));
-		json_object_set_new(e, "role", ae_coding(CS_OBJECT_ROLE, "4", "Domain Resource"));
-		json_array_append_new(ents, e);
+		w_raw(w, "\"type\":");
+		w_coding(w, CS_RESOURCE_TYPES, r->entity_type, NULL);
+		w_raw(w, ",\"role\":");
+		w_coding(w, CS_OBJECT_ROLE, "4", "Domain Resource");
+		w_raw(w, "}");
 	}
-	if (ev->query) {
+	if (r->query) {
 		/* BALP entity "query": what was asked, as the client wrote it */
-		e = json_object();
-		if (ae_set(ev->entity_type))
-			json_object_set_new(e, "type", ae_coding(CS_RESOURCE_TYPES, ev->entity_type, NULL));
-		json_object_set_new(e, "role", ae_coding(CS_OBJECT_ROLE, "24", "Query"));
-		json_object_set_new(e, "query", ae_query_b64(ev->query));
-		json_array_append_new(ents, e);
+		w_raw(w, n++ ? ",{" : ",\"entity\":[{");
+		if (ae_set(r->entity_type)) {
+			w_raw(w, "\"type\":");
+			w_coding(w, CS_RESOURCE_TYPES, r->entity_type, NULL);
+			w_raw(w, ",");
+		}
+		w_raw(w, "\"role\":");
+		w_coding(w, CS_OBJECT_ROLE, "24", "Query");
+		w_query_b64(w, r->query);
+		w_raw(w, "}");
 	}
-	if (ae_set(ev->patient)) {
+	if (ae_set(r->patient)) {
 		/* BALP entity "patient" */
-		char ref[80];
-		snprintf(ref, sizeof ref, "Patient/%s", ev->patient);
-		e = json_object();
-		json_object_set_new(e, "what", json_pack("{ss}", "reference", ref));
-		json_object_set_new(e, "type", ae_coding(CS_ENTITY_TYPE, "1", "Person"));
-		json_object_set_new(e, "role", ae_coding(CS_OBJECT_ROLE, "1", "Patient"));
-		json_array_append_new(ents, e);
+		w_raw(w, n++ ? ",{" : ",\"entity\":[{");
+		w_raw(w, "\"what\":{\"reference\":");
+		w_ref(w, "Patient", r->patient);
+		w_raw(w, "},\"type\":");
+		w_coding(w, CS_ENTITY_TYPE, "1", "Person");
+		w_raw(w, ",\"role\":");
+		w_coding(w, CS_OBJECT_ROLE, "1", "Patient");
+		w_raw(w, "}");
 	}
-	return ents;
+	if (n)
+		w_raw(w, "]");
 }
 
+static void w_type(struct ae_w *w, const store_audit_rec *r)
+{
+	w_raw(w, ",\"type\":");
+	switch (r->kind) {
+	case AUDIT_LOGIN:
+		w_coding(w, CS_DCM, "110114", "User Authentication");
+		w_raw(w, ",\"subtype\":[");
+		w_coding(w, CS_DCM, "110122", "Login");
+		w_raw(w, "]");
+		break;
+	case AUDIT_TOKEN: {
+		int revoke = !strcmp(r->subtype, AUDIT_TOKEN_REVOKE);
+		w_coding(w, CS_DCM, "110114", "User Authentication");
+		w_raw(w, ",\"subtype\":[");
+		if (!revoke)
+			w_coding(w, CS_IHE_EVENT, "ITI-71", "Get Access Token");
+		if (*r->subtype) {
+			if (!revoke)
+				w_raw(w, ",");
+			w_coding(w, AUDIT_CS_FHIRD, r->subtype, NULL);
+		}
+		w_raw(w, "]");
+		break;
+	}
+	default:
+		w_coding(w, CS_EVENT_TYPE, "rest", "Restful Operation");
+		if (*r->subtype) {
+			w_raw(w, ",\"subtype\":[");
+			w_coding(w, CS_REST, r->subtype, NULL);
+			w_raw(w, "]");
+		}
+		break;
+	}
+}
+
+int audit_record_json(const store_audit_rec *r, char **out, size_t *len)
+{
+	struct ae_w w;
+	char when[40], num[64];
+
+	*out = NULL;
+	memset(&w, 0, sizeof w);
+	buf_init(&w.b, (size_t)1 << 20);
+	valid_instant_format(r->recorded_us, when);
+	/* the id is the chain position; an AuditEvent never changes, so its
+	 * only version is 1 and it was last updated when it was recorded */
+	snprintf(num, sizeof num, "%lld", (long long)r->seq);
+	w_raw(&w, "{\"resourceType\":\"AuditEvent\"");
+	w_member(&w, 1, "id", num);
+	w_member(&w, 1, "meta\":{\"versionId\":\"1\",\"lastUpdated", when);
+	w_raw(&w, "}");
+	w_type(&w, r);
+	w_member(&w, 1, "action", r->action[0] ? r->action : "E");
+	w_member(&w, 1, "recorded", when);
+	snprintf(num, sizeof num, "%d", r->outcome);
+	w_member(&w, 1, "outcome", num);
+	if (r->outcome != 0 && ae_set(r->outcome_desc))
+		w_member(&w, 1, "outcomeDesc", r->outcome_desc);
+	w_agents(&w, r);
+	w_member(&w, 1, "source\":{\"observer\":{\"identifier\":{\"value", r->observer);
+	w_raw(&w, "},\"display\":\"fhird\"},\"type\":[");
+	w_coding(&w, CS_SOURCE_TYPE, "4", "Application Server");
+	w_raw(&w, "]}");
+	w_entities(&w, r);
+	w_raw(&w, "}");
+	if (w.err || !(*out = buf_detach(&w.b, len))) {
+		buf_fini(&w.b);
+		return w.err ? w.err : ERR_NOMEM;
+	}
+	return 0;
+}
+
+/* Copies src into a field, cut on a character boundary. */
 static void ae_copy(char *dst, size_t cap, const char *src)
 {
-	snprintf(dst, cap, "%s", src ? src : "");
-	valid_utf8_trim(dst); /* a cut may split a character */
+	size_t n = src ? strnlen(src, cap) : 0;
+
+	if (n < cap) {
+		memcpy(dst, src ? src : "", n + 1);
+		return;
+	}
+	memcpy(dst, src, cap - 1);
+	dst[cap - 1] = '\0';
+	valid_utf8_trim(dst);
 }
 
-int audit_render(const char *base_url, const char *issuer, int64_t recorded_us, const audit_event *ev,
-		 store_audit_rec *out)
+int audit_fill(const char *base_url, const char *issuer, int64_t recorded_us, const audit_event *ev,
+	       store_audit_rec *out)
 {
-	json_t *o = json_object(), *sub = json_array(), *ents;
-	char when[40], desc[64];
-	const char *subcode = "";
-	int outcome = ev->outcome >= 0 ? ev->outcome : audit_outcome_of(ev->status);
-	int rc = ERR_NOMEM;
+	const char *subtype = ev->kind == AUDIT_LOGIN ? "110122" : ev->subtype;
 
 	memset(out, 0, sizeof *out);
-	if (!o || !sub)
-		goto out;
-	valid_instant_format(recorded_us, when);
-	json_object_set_new(o, "resourceType", json_string("AuditEvent"));
-	switch (ev->kind) {
-	case AUDIT_LOGIN:
-		json_object_set_new(o, "type", ae_coding(CS_DCM, "110114", "User Authentication"));
-		json_array_append_new(sub, ae_coding(CS_DCM, "110122", "Login"));
-		subcode = "110122";
-		break;
-	case AUDIT_TOKEN:
-		json_object_set_new(o, "type", ae_coding(CS_DCM, "110114", "User Authentication"));
-		subcode = ev->subtype ? ev->subtype : "";
-		if (strcmp(subcode, AUDIT_TOKEN_REVOKE) != 0)
-			json_array_append_new(sub, ae_coding(CS_IHE_EVENT, "ITI-71", "Get Access Token"));
-		if (*subcode)
-			json_array_append_new(sub, ae_coding(AUDIT_CS_FHIRD, subcode, NULL));
-		break;
-	default:
-		json_object_set_new(o, "type", ae_coding(CS_EVENT_TYPE, "rest", "Restful Operation"));
-		subcode = ev->subtype ? ev->subtype : "";
-		if (*subcode)
-			json_array_append_new(sub, ae_coding(CS_REST, subcode, NULL));
-		break;
-	}
-	if (json_array_size(sub))
-		json_object_set(o, "subtype", sub);
-	if (ev->action)
-		json_object_set_new(o, "action", json_stringn(&ev->action, 1));
-	json_object_set_new(o, "recorded", json_string(when));
-	snprintf(desc, sizeof desc, "%d", outcome);
-	json_object_set_new(o, "outcome", json_string(desc));
-	if (outcome != 0) {
-		if (ae_set(ev->outcome_desc))
-			json_object_set_new(o, "outcomeDesc", json_string(ev->outcome_desc));
-		else if (ev->status) {
-			snprintf(desc, sizeof desc, "HTTP %d", ev->status);
-			json_object_set_new(o, "outcomeDesc", json_string(desc));
-		}
-	}
-	json_object_set_new(o, "agent", ae_agents(base_url, issuer, ev));
-	json_object_set_new(o, "source",
-			    json_pack("{s{s{ss} ss} s[{ss ss ss}]}", "observer", "identifier", "value", base_url,
-				      "display", "fhird", "type", "system", CS_SOURCE_TYPE, "code", "4", "display",
-				      "Application Server"));
-	ents = ae_entities(ev);
-	if (json_array_size(ents))
-		json_object_set_new(o, "entity", ents);
-	else
-		json_decref(ents);
-
-	out->body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!out->body)
-		goto out;
-	out->body_len = strlen(out->body);
 	out->recorded_us = recorded_us;
-	out->outcome = outcome;
+	out->kind = ev->kind;
+	out->status = ev->status;
+	out->outcome = ev->outcome >= 0 ? ev->outcome : audit_outcome_of(ev->status);
 	out->action[0] = ev->action ? ev->action : 'E';
-	ae_copy(out->subtype, sizeof out->subtype, subcode);
+	ae_copy(out->subtype, sizeof out->subtype, subtype);
+	if (out->outcome != 0 && !ae_set(ev->outcome_desc) && ev->status)
+		snprintf(out->outcome_desc, sizeof out->outcome_desc, "HTTP %d", ev->status);
+	else
+		ae_copy(out->outcome_desc, sizeof out->outcome_desc, ev->outcome_desc);
 	ae_copy(out->client_id, sizeof out->client_id, ev->client_id);
-	ae_copy(out->user, sizeof out->user, ae_set(ev->fhir_user) ? ev->fhir_user : ev->subject);
+	ae_copy(out->subject, sizeof out->subject, ev->subject);
+	ae_copy(out->fhir_user, sizeof out->fhir_user, ev->fhir_user);
 	ae_copy(out->patient, sizeof out->patient, ev->patient);
 	ae_copy(out->entity_type, sizeof out->entity_type, ev->entity_type);
 	ae_copy(out->entity_id, sizeof out->entity_id, ev->entity_id);
 	ae_copy(out->address, sizeof out->address, ev->address);
-	rc = 0;
-out:
-	json_decref(sub);
-	json_decref(o);
-	return rc;
-}
-
-#define AE_PREFIX "{\"resourceType\":\"AuditEvent\","
-
-int audit_record_json(const store_audit_rec *r, char **out, size_t *len)
-{
-	char when[40], mid[160];
-	size_t pl = sizeof AE_PREFIX - 1, ml, n;
-	char *b;
-
-	*out = NULL;
-	if (!r->body || r->body_len <= pl || memcmp(r->body, AE_PREFIX, pl) != 0)
-		return ERR_INTERNAL;
-	valid_instant_format(r->recorded_us, when);
-	/* the id is the chain position; an AuditEvent never changes, so its
-	 * only version is 1 and it was last updated when it was recorded */
-	ml = (size_t)snprintf(mid, sizeof mid, "\"id\":\"%lld\",\"meta\":{\"versionId\":\"1\",\"lastUpdated\":\"%s\"},",
-			      (long long)r->seq, when);
-	if (ml >= sizeof mid)
-		return ERR_INTERNAL;
-	n = r->body_len + ml;
-	b = malloc(n + 1);
-	if (!b)
+	ae_copy(out->observer, sizeof out->observer, base_url);
+	ae_copy(out->issuer, sizeof out->issuer, issuer);
+	if (ev->query && !(out->query = strdup(ev->query)))
 		return ERR_NOMEM;
-	memcpy(b, r->body, pl);
-	memcpy(b + pl, mid, ml);
-	memcpy(b + pl + ml, r->body + pl, r->body_len - pl);
-	b[n] = '\0';
-	*out = b;
-	*len = n;
 	return 0;
 }

@@ -806,7 +806,9 @@ void fhir_bundle(fhir_req *fr)
 		entries = json_array();
 		json_object_set_new(body, "entry", entries);
 	}
-	fr->audit.subtype = type; /* restful-interaction "batch" or "transaction" */
+	/* restful-interaction code for the audit trail: a literal, since
+	 * type dies with the body before the request is recorded */
+	fr->audit.subtype = strcmp(type, "batch") == 0 ? "batch" : "transaction";
 	if (strcmp(type, "batch") == 0)
 		bundle_batch(fr, entries);
 	else

@@ -28,7 +28,7 @@
  *   ix_*                                   search indexes (sqlite_index.c)
  *   auth_rec(kind, key, family, value, exp_us, created_us, used)
  *                                          SMART server state (sqlite_auth.c)
- *   audit_event(seq, recorded_us, ..., body, prev, hash)
+ *   audit_event(seq, recorded_us, kind, ..., query, prev, hash)
  *                                          the audit trail (sqlite_audit.c)
  */
 #include "backend.h"
@@ -138,26 +138,36 @@ static const char *const sq_migrations[] = {
 	 * connection, ours included: changing a record takes a deliberate
 	 * DROP TRIGGER first (which the hash chain then exposes). Indexes
 	 * serve the search parameters, each ending in seq for the newest-first
-	 * keyset pages. */
+	 * keyset pages. Every request inserts a row, so there are few, and
+	 * all but one grow at their right edge (time; few clients; few types),
+	 * dirtying a handful of pages per batch: only the patient index, the
+	 * one auditors cannot do without ("who looked at my record"), takes
+	 * inserts all over its pages. entity=Type/id is the type's index plus
+	 * a filter on the id. */
 	"CREATE TABLE audit_event("
 	"  seq INTEGER PRIMARY KEY,"
 	"  recorded_us INTEGER NOT NULL,"
+	"  kind INTEGER NOT NULL,"
+	"  status INTEGER NOT NULL,"
 	"  outcome INTEGER NOT NULL,"
 	"  action TEXT NOT NULL,"
 	"  subtype TEXT NOT NULL,"
+	"  outcome_desc TEXT NOT NULL,"
 	"  client_id TEXT NOT NULL,"
-	"  agent_user TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  fhir_user TEXT NOT NULL,"
 	"  patient TEXT NOT NULL,"
 	"  entity_type TEXT NOT NULL,"
 	"  entity_id TEXT NOT NULL,"
 	"  address TEXT NOT NULL,"
-	"  body BLOB NOT NULL,"
+	"  observer TEXT NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  query TEXT,"
 	"  prev BLOB NOT NULL,"
 	"  hash BLOB NOT NULL);"
 	"CREATE INDEX audit_event_patient ON audit_event(patient, seq) WHERE patient != '';"
 	"CREATE INDEX audit_event_client ON audit_event(client_id, seq);"
-	"CREATE INDEX audit_event_user ON audit_event(agent_user, seq) WHERE agent_user != '';"
-	"CREATE INDEX audit_event_entity ON audit_event(entity_type, entity_id, seq);"
+	"CREATE INDEX audit_event_type ON audit_event(entity_type, seq) WHERE entity_type != '';"
 	"CREATE INDEX audit_event_time ON audit_event(recorded_us);"
 	"CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
 	"  BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END;"

@@ -37,8 +37,8 @@
 #include <string.h>
 
 #define SQU_COLS                                                                                                      \
-	"seq, recorded_us, outcome, action, subtype, client_id, agent_user, patient, entity_type, entity_id, "        \
-	"address, body, prev, hash"
+	"seq, recorded_us, kind, status, outcome, action, subtype, outcome_desc, client_id, subject, fhir_user, "     \
+	"patient, entity_type, entity_id, address, observer, issuer, query, prev, hash"
 
 enum squ_stmt { SQU_HEAD, SQU_MAX, SQU_INSERT, SQU_SET_HEAD, SQU_NSTMT };
 
@@ -46,7 +46,7 @@ static const char *const squ_sql[SQU_NSTMT] = {
 	[SQU_HEAD] = "SELECT value FROM meta WHERE key = 'audit_head'",
 	[SQU_MAX] = "SELECT COALESCE(MAX(seq), 0) FROM audit_event",
 	[SQU_INSERT] = "INSERT INTO audit_event(" SQU_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-		       "?13, ?14)",
+		       "?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
 	[SQU_SET_HEAD] = "INSERT INTO meta(key, value) VALUES('audit_head', ?1) "
 			 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
 };
@@ -67,6 +67,11 @@ int sq_audit_open(struct sq *s, const char *path)
 	 * the fsync is paid once per batch on the background thread. */
 	if (sq_exec(s->udb, "PRAGMA synchronous = FULL") || sq_exec(s->udb, "PRAGMA wal_autocheckpoint = 8192"))
 		return ERR_DB;
+	/* The patient index takes inserts all over its pages: keep them in
+	 * memory, and read the file through a map rather than a pread(2)
+	 * per page (as the writer does). */
+	sqlite3_exec(s->udb, "PRAGMA cache_size = -32768", NULL, NULL, NULL);
+	sqlite3_exec(s->udb, "PRAGMA mmap_size = 2147418112", NULL, NULL, NULL);
 	for (int k = 0; k < SQU_NSTMT; k++)
 		if (sqlite3_prepare_v3(s->udb, squ_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &s->ust[k], NULL) != SQLITE_OK) {
 			log_error("msg=\"prepare failed\" err=\"%s\"", sqlite3_errmsg(s->udb));
@@ -151,22 +156,24 @@ static int squ_head_read(sqlite3 *db, sqlite3_stmt *st, store_audit_head *h)
 static int squ_insert(struct sq *s, const store_audit_rec *r)
 {
 	sqlite3_stmt *st = s->ust[SQU_INSERT];
+	const char *const text[] = { r->action,	    r->subtype,	  r->outcome_desc, r->client_id, r->subject,
+				     r->fhir_user,  r->patient,	  r->entity_type,  r->entity_id, r->address,
+				     r->observer,   r->issuer };
 	int step;
 
 	sqlite3_bind_int64(st, 1, r->seq);
 	sqlite3_bind_int64(st, 2, r->recorded_us);
-	sqlite3_bind_int(st, 3, r->outcome);
-	sqlite3_bind_text(st, 4, r->action, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, r->subtype, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, r->client_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, r->user, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 8, r->patient, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 9, r->entity_type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 10, r->entity_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 11, r->address, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 12, r->body ? r->body : "", (int)r->body_len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 13, r->prev, STORE_AUDIT_HASH, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 14, r->hash, STORE_AUDIT_HASH, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, r->kind);
+	sqlite3_bind_int(st, 4, r->status);
+	sqlite3_bind_int(st, 5, r->outcome);
+	for (int i = 0; i < (int)(sizeof text / sizeof text[0]); i++)
+		sqlite3_bind_text(st, 6 + i, text[i], -1, SQLITE_STATIC);
+	if (r->query)
+		sqlite3_bind_text(st, 18, r->query, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 18);
+	sqlite3_bind_blob(st, 19, r->prev, STORE_AUDIT_HASH, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 20, r->hash, STORE_AUDIT_HASH, SQLITE_STATIC);
 	step = sqlite3_step(st);
 	squ_done(st);
 	return step == SQLITE_DONE ? 0 : ERR_DB;
@@ -254,33 +261,35 @@ static void squ_blob32(sqlite3_stmt *st, int col, unsigned char out[STORE_AUDIT_
 		memcpy(out, b, n < STORE_AUDIT_HASH ? (size_t)n : STORE_AUDIT_HASH);
 }
 
-/* A row of SQU_COLS into out (body malloc'd). */
+/* A row of SQU_COLS into out (query malloc'd). */
 static int squ_row(sqlite3_stmt *st, store_audit_rec *out)
 {
-	const void *body = sqlite3_column_blob(st, 11);
-	int blen = sqlite3_column_bytes(st, 11);
+	struct {
+		char *dst;
+		size_t cap;
+	} text[] = {
+		{ out->action, sizeof out->action },	     { out->subtype, sizeof out->subtype },
+		{ out->outcome_desc, sizeof out->outcome_desc }, { out->client_id, sizeof out->client_id },
+		{ out->subject, sizeof out->subject },	     { out->fhir_user, sizeof out->fhir_user },
+		{ out->patient, sizeof out->patient },	     { out->entity_type, sizeof out->entity_type },
+		{ out->entity_id, sizeof out->entity_id },	     { out->address, sizeof out->address },
+		{ out->observer, sizeof out->observer },	     { out->issuer, sizeof out->issuer },
+	};
+	const unsigned char *q;
 
 	memset(out, 0, sizeof *out);
 	out->seq = sqlite3_column_int64(st, 0);
 	out->recorded_us = sqlite3_column_int64(st, 1);
-	out->outcome = sqlite3_column_int(st, 2);
-	squ_text(st, 3, out->action, sizeof out->action);
-	squ_text(st, 4, out->subtype, sizeof out->subtype);
-	squ_text(st, 5, out->client_id, sizeof out->client_id);
-	squ_text(st, 6, out->user, sizeof out->user);
-	squ_text(st, 7, out->patient, sizeof out->patient);
-	squ_text(st, 8, out->entity_type, sizeof out->entity_type);
-	squ_text(st, 9, out->entity_id, sizeof out->entity_id);
-	squ_text(st, 10, out->address, sizeof out->address);
-	out->body = malloc((size_t)(blen > 0 ? blen : 0) + 1);
-	if (!out->body)
+	out->kind = sqlite3_column_int(st, 2);
+	out->status = sqlite3_column_int(st, 3);
+	out->outcome = sqlite3_column_int(st, 4);
+	for (int i = 0; i < (int)(sizeof text / sizeof text[0]); i++)
+		squ_text(st, 5 + i, text[i].dst, text[i].cap);
+	q = sqlite3_column_text(st, 17);
+	if (q && !(out->query = strdup((const char *)q)))
 		return ERR_NOMEM;
-	if (body && blen > 0)
-		memcpy(out->body, body, (size_t)blen);
-	out->body_len = blen > 0 ? (size_t)blen : 0;
-	out->body[out->body_len] = '\0';
-	squ_blob32(st, 12, out->prev);
-	squ_blob32(st, 13, out->hash);
+	squ_blob32(st, 18, out->prev);
+	squ_blob32(st, 19, out->hash);
 	return 0;
 }
 
@@ -328,7 +337,7 @@ int sq_audit_search(void *impl, const store_audit_q *q, store_audit_page *out)
 		 q->seq > 0 ? "AND seq = ?1" : "", q->before_seq > 0 ? "AND seq < ?2" : "",
 		 q->date_lo != INT64_MIN ? "AND recorded_us >= ?3" : "",
 		 q->date_hi != INT64_MAX ? "AND recorded_us <= ?4" : "", q->patient ? "AND patient = ?5" : "",
-		 q->agent ? "AND (client_id = ?6 OR agent_user = ?6)" : "", q->entity_type ? "AND entity_type = ?7" : "",
+		 q->agent ? "AND (client_id = ?6 OR fhir_user = ?6 OR subject = ?6)" : "", q->entity_type ? "AND entity_type = ?7" : "",
 		 q->entity_id ? "AND entity_id = ?8" : "", q->subtype ? "AND subtype = ?9" : "",
 		 q->action ? "AND action = ?10" : "", q->outcome >= 0 ? "AND outcome = ?11" : "");
 	out->items = calloc(cap, sizeof *out->items);

@@ -222,9 +222,8 @@ void store_audit_rec_clear(store_audit_rec *r)
 {
 	if (!r)
 		return;
-	free(r->body);
-	r->body = NULL;
-	r->body_len = 0;
+	free(r->query);
+	r->query = NULL;
 }
 
 void store_audit_page_clear(store_audit_page *p)

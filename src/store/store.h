@@ -317,35 +317,42 @@ int store_auth_purge(store_t *s, int64_t now_us, size_t *n);
  *
  * The AuditEvents of src/audit/, kept apart from the resources (they are
  * never versions, never in a search index, never written through
- * store_commit). Append-only: records are numbered 1, 2, ... (seq) and
- * each carries a hash that chains it to the one before:
+ * store_commit). A record is the facts of one event in fixed fields, not
+ * its JSON: src/audit/ renders the AuditEvent when it is read (auditors
+ * read rarely; every request writes), which keeps a record a few hundred
+ * bytes in a table that only grows.
+ *
+ * Append-only: records are numbered 1, 2, ... (seq) and each carries a
+ * hash that chains it to the one before:
  *   hash = fn(prev, record)   (src/audit/ defines fn: SHA-256 over prev
  *                              and the record's canonical bytes)
- * so that the chain's definition is the same for every backend. The
- * head of the chain (last seq and hash) is also kept apart from the rows
- * (a checkpoint), moved in the same transaction as every append: a tail
- * cut off the table no longer matches it.
- *
- * The columns the searches use are copies of what the JSON body says;
- * the hash covers both, so neither can be changed alone. */
+ * so that the chain's definition is the same for every backend. The head
+ * of the chain (last seq and hash) is also kept apart from the rows (a
+ * checkpoint), moved in the same transaction as every append: a tail cut
+ * off the table no longer matches it. */
 
 #define STORE_AUDIT_HASH 32
 
 typedef struct store_audit_rec {
 	int64_t seq;                /* assigned by store_audit_append */
 	int64_t recorded_us;        /* microseconds since the epoch */
+	int kind;                   /* enum audit_kind (audit.h) */
+	int status;                 /* the HTTP status answered, 0 when none */
 	int outcome;                /* 0, 4, 8, 12 (AuditEvent.outcome) */
 	char action[2];             /* "C", "R", "U", "D", "E" */
 	char subtype[32];           /* restful-interaction code, "110122" (login), "token-issue"... */
+	char outcome_desc[128];
 	char client_id[160];        /* "" when unknown */
-	char user[192];             /* fhirUser reference, else the subject or username; "" */
+	char subject[160];          /* the token's sub or a login's username */
+	char fhir_user[160];        /* "Practitioner/x" */
 	char patient[65];           /* the patient's id, or "" */
 	char entity_type[64];       /* resource type of the data or query entity, or "" */
 	char entity_id[65];         /* id of the data entity, or "" */
 	char address[64];           /* the client's IP address */
-	char *body;                 /* AuditEvent JSON without id and meta: borrowed by
-				       append, malloc'd by reads (store_audit_rec_clear) */
-	size_t body_len;
+	char observer[256];         /* the recording server's FHIR base URL */
+	char issuer[256];           /* its OAuth issuer (namespace of client_id and subject) */
+	char *query;                /* a search's query string or NULL: borrowed by append,
+				       malloc'd by reads (store_audit_rec_clear) */
 	unsigned char prev[STORE_AUDIT_HASH]; /* the hash of seq - 1 (zeros for the first) */
 	unsigned char hash[STORE_AUDIT_HASH];
 } store_audit_rec;
@@ -367,11 +374,11 @@ typedef struct store_audit_head {
 
 /* Appends recs[0..n) in ONE transaction, after the head checkpoint: each
  * gets seq (head + 1, ...), prev and hash = fn(prev, rec); the checkpoint
- * moves to the last one. Durable when it returns. The strings and body
- * are borrowed. ERR_DB (nothing appended, recs' seq/hash undefined). */
+ * moves to the last one. Durable when it returns. The query strings are
+ * borrowed. ERR_DB (nothing appended, recs' seq/hash undefined). */
 int store_audit_append(store_t *s, store_audit_rec *recs, size_t n, store_audit_hash_fn fn);
 
-/* One record by seq. ERR_NOTFOUND, ERR_DB. out->body is malloc'd. */
+/* One record by seq. ERR_NOTFOUND, ERR_DB. out->query is malloc'd. */
 int store_audit_get(store_t *s, int64_t seq, store_audit_rec *out);
 
 /* A search of the audit records, newest first (seq descending). Every
@@ -380,7 +387,7 @@ typedef struct store_audit_q {
 	int64_t seq;                /* > 0: only this record */
 	int64_t date_lo, date_hi;   /* recorded_us in [lo, hi]; INT64_MIN / INT64_MAX: open */
 	const char *patient;        /* patient id */
-	const char *agent;          /* client_id or user */
+	const char *agent;          /* client_id, subject or fhir_user */
 	const char *entity_type;
 	const char *entity_id;
 	const char *subtype;

@@ -9,6 +9,7 @@ and never writable through the API; the trail is a hash chain that
 No sleeps: the AuditEvent endpoint flushes the audit queue before it
 answers, so the auditor sees every event recorded before its request."""
 import base64
+import hashlib
 import json
 import os
 import subprocess
@@ -263,6 +264,32 @@ class TestRecorded(AuditCase):
         self.assertEqual(entity(evs[0], "1")["what"]["reference"], "Patient/pb")
 
 
+    def test_batch_and_transaction(self):
+        """A batch is recorded, and each entry as its own interaction; a
+        transaction is recorded, and each write it committed."""
+        tok = self.svc("system/*.cruds")
+        batch = {"resourceType": "Bundle", "type": "batch",
+                 "entry": [{"request": {"method": "GET", "url": "Encounter/enc-a"}}]}
+        r = self.api("POST", "", tok, batch)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(self.events("agent=svc&subtype=batch"))
+        read = self.events("agent=svc&entity=Encounter/enc-a&subtype=read")
+        self.assertTrue(read)
+        self.assertEqual(entity(read[0], "1")["what"]["reference"], "Patient/pa")
+        obs = {"resourceType": "Observation", "status": "final", "code": {"text": "tx"},
+               "subject": {"reference": "Patient/pa"}}
+        tx = {"resourceType": "Bundle", "type": "transaction",
+              "entry": [{"fullUrl": "urn:uuid:6b0c7e4e-4d7f-4c57-9a55-1d6c2b5c3a01", "resource": obs,
+                         "request": {"method": "POST", "url": "Observation"}}]}
+        r = self.api("POST", "", tok, tx)
+        self.assertEqual(r.status, 200, r)
+        oid = r.json["entry"][0]["response"]["location"].split("/Observation/")[1].split("/")[0]
+        self.assertTrue(self.events("agent=svc&subtype=transaction&outcome=0"))
+        created = self.events("entity=Observation/%s&action=C" % oid)
+        self.assertEqual(len(created), 1, created)
+        self.assertEqual(entity(created[0], "1")["what"]["reference"], "Patient/pa")
+
+
 class TestAccessToAuditEvents(AuditCase):
     """Only system/AuditEvent.rs, named explicitly, reads the trail; nobody writes it."""
 
@@ -394,6 +421,36 @@ class TestChainVerify(AuditCase):
         self.assertIn("record %s" % seq, out)
 
 
+    def test_chain_as_documented(self):
+        """docs/audit.md: hash(n) = SHA-256(hash(n-1) || netstrings of the
+        fields), recomputed here from the rows without fhird's code."""
+        self.assertEqual(self.api("GET", "Patient/pa", self.svc()).status, 200)
+        self.events()  # flushes the queue
+        import sqlite3 as sq
+        conn = sq.connect("file:%s?mode=ro" % self.server.db, uri=True, timeout=30)
+        try:
+            rows = conn.execute("SELECT seq, recorded_us, kind, status, outcome, action, subtype, outcome_desc, "
+                                "client_id, subject, fhir_user, patient, entity_type, entity_id, address, observer, "
+                                "issuer, query, prev, hash FROM audit_event ORDER BY seq").fetchall()
+            head = conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()[0]
+        finally:
+            conn.close()
+
+        def net(v):
+            b = v.encode() if isinstance(v, str) else v
+            return str(len(b)).encode() + b":" + b + b","
+
+        prev = bytes(32)
+        for r in rows:
+            fields = ["fhird-audit-1"] + [str(x) for x in r[:5]] + list(r[5:17]) + \
+                     ["0" if r[17] is None else "1", r[17] or ""]
+            h = hashlib.sha256(prev + b"".join(net(f) for f in fields)).digest()
+            self.assertEqual(r[18], prev, r[0])
+            self.assertEqual(r[19], h, r[0])
+            prev = h
+        self.assertEqual(head, "%d %s" % (rows[-1][0], prev.hex()))
+
+
 class TestChainDeleteInsert(AuditCase):
     """Deleting a middle record and inserting a forged one are named too."""
 
@@ -414,9 +471,9 @@ class TestChainDeleteInsert(AuditCase):
         # a forged record appended after the last one (the checkpoint does
         # not cover it, and its hash is made up)
         p = sqlite(self.server.db,
-                   "INSERT INTO audit_event SELECT seq + 1000000, recorded_us, 0, action, subtype, client_id, "
-                   "agent_user, patient, entity_type, entity_id, address, body, hash, randomblob(32) "
-                   "FROM audit_event ORDER BY seq DESC LIMIT 1")
+                   "INSERT INTO audit_event SELECT seq + 1000000, recorded_us, kind, status, 0, action, subtype, "
+                   "outcome_desc, client_id, subject, fhir_user, patient, entity_type, entity_id, address, observer, "
+                   "issuer, query, hash, randomblob(32) FROM audit_event ORDER BY seq DESC LIMIT 1")
         self.assertEqual(p.returncode, 0, p)
         rc, out, _ = self.verify()
         self.assertEqual(rc, 1)

@@ -86,7 +86,7 @@ static void append_n(store_t *s, int n)
 		for (; k < 3 && i < n; k++, i++) {
 			audit_event ev;
 			ev_init(&ev, i);
-			assert_int_equal(audit_render("http://h/fhir", "http://h/auth", 1700000000000000LL + i, &ev, &recs[k]), 0);
+			assert_int_equal(audit_fill("http://h/fhir", "http://h/auth", 1700000000000000LL + i, &ev, &recs[k]), 0);
 		}
 		assert_int_equal(store_audit_append(s, recs, (size_t)k, audit_chain_hash), 0);
 		for (int j = 0; j < k; j++)
@@ -171,9 +171,8 @@ static void test_altered_record(void **state)
 	audit_verify_result r;
 
 	append_n(f->s, 8);
-	/* one byte of the body of record 5 */
-	tamper(f, UNLOCK "UPDATE audit_event SET body = CAST(replace(CAST(body AS TEXT), 'obs-4', 'obs-X') AS BLOB) "
-		      "WHERE seq = 5");
+	/* one byte of record 5 */
+	tamper(f, UNLOCK "UPDATE audit_event SET entity_id = 'obs-X' WHERE seq = 5");
 	assert_int_equal(audit_verify(f->s, 0, NULL, &r), ERR_INVALID);
 	assert_int_equal(r.bad_seq, 5);
 	assert_int_equal(r.count, 4);
@@ -186,9 +185,8 @@ static void test_altered_column(void **state)
 	audit_verify_result r;
 
 	append_n(f->s, 8);
-	/* a search column alone: a refusal (outcome 8) made to look like a
-	 * success, while the body still says 8 */
-	tamper(f, UNLOCK "UPDATE audit_event SET outcome = 0 WHERE seq = 5");
+	/* a refusal (outcome 8) made to look like a success */
+	tamper(f, UNLOCK "UPDATE audit_event SET outcome = 0, outcome_desc = '' WHERE seq = 5");
 	assert_int_equal(audit_verify(f->s, 0, NULL, &r), ERR_INVALID);
 	assert_int_equal(r.bad_seq, 5);
 }
@@ -232,9 +230,9 @@ static void test_inserted_forged(void **state)
 
 	append_n(f->s, 6);
 	tamper(f, UNLOCK "UPDATE audit_event SET seq = -seq WHERE seq > 3; UPDATE audit_event SET seq = -seq + 1 "
-		      "WHERE seq < 0; INSERT INTO audit_event SELECT 4, recorded_us, 0, action, subtype, 'evil', "
-		      "agent_user, patient, entity_type, entity_id, address, body, hash, randomblob(32) "
-		      "FROM audit_event WHERE seq = 3");
+		      "WHERE seq < 0; INSERT INTO audit_event SELECT 4, recorded_us, kind, status, 0, action, subtype, "
+		      "outcome_desc, 'evil', subject, fhir_user, patient, entity_type, entity_id, address, observer, "
+		      "issuer, query, hash, randomblob(32) FROM audit_event WHERE seq = 3");
 	assert_int_equal(audit_verify(f->s, 0, NULL, &r), ERR_INVALID);
 	assert_int_equal(r.bad_seq, 4);
 }
@@ -253,7 +251,7 @@ static void test_inserted_valid_hash(void **state)
 	assert_int_equal(store_audit_get(f->s, 3, &prev), 0);
 	ev_init(&ev, 99);
 	ev.client_id = "evil";
-	assert_int_equal(audit_render("http://h/fhir", "http://h/auth", prev.recorded_us + 1, &ev, &forged), 0);
+	assert_int_equal(audit_fill("http://h/fhir", "http://h/auth", prev.recorded_us + 1, &ev, &forged), 0);
 	forged.seq = 4;
 	audit_chain_hash(prev.hash, &forged, forged.hash);
 	for (int i = 0; i < STORE_AUDIT_HASH; i++) {
@@ -262,10 +260,11 @@ static void test_inserted_valid_hash(void **state)
 	}
 	tamper(f,
 	       UNLOCK "UPDATE audit_event SET seq = -seq WHERE seq > 3; UPDATE audit_event SET seq = -seq + 1 WHERE seq < 0; "
-		      "INSERT INTO audit_event VALUES(4, %lld, %d, '%s', '%s', '%s', '%s', '%s', '%s', '%s', '%s', "
-		      "CAST('%s' AS BLOB), X'%s', X'%s')",
-	       (long long)forged.recorded_us, forged.outcome, forged.action, forged.subtype, forged.client_id, forged.user,
-	       forged.patient, forged.entity_type, forged.entity_id, forged.address, forged.body, phex, hex);
+		      "INSERT INTO audit_event VALUES(4, %lld, %d, %d, %d, '%s', '%s', '%s', '%s', '%s', '%s', '%s', '%s', "
+		      "'%s', '%s', '%s', '%s', NULL, X'%s', X'%s')",
+	       (long long)forged.recorded_us, forged.kind, forged.status, forged.outcome, forged.action, forged.subtype,
+	       forged.outcome_desc, forged.client_id, forged.subject, forged.fhir_user, forged.patient, forged.entity_type,
+	       forged.entity_id, forged.address, forged.observer, forged.issuer, phex, hex);
 	assert_int_equal(audit_verify(f->s, 0, NULL, &r), ERR_INVALID);
 	assert_int_equal(r.bad_seq, 4);
 	assert_non_null(strstr(r.why, "inserted"));
@@ -336,10 +335,12 @@ static void test_render(void **state)
 	ev.entity_id = NULL;
 	ev.query = "patient=pa&code=1234";
 	ev.status = 403;
-	assert_int_equal(audit_render("http://h/fhir", "http://h/auth", 1700000000000001LL, &ev, &rec), 0);
+	assert_int_equal(audit_fill("http://h/fhir", "http://h/auth", 1700000000000001LL, &ev, &rec), 0);
 	assert_int_equal(rec.outcome, 8);
 	assert_string_equal(rec.subtype, "search-type");
-	assert_string_equal(rec.user, "Patient/pa");
+	assert_string_equal(rec.fhir_user, "Patient/pa");
+	assert_string_equal(rec.outcome_desc, "HTTP 403");
+	assert_string_equal(rec.query, "patient=pa&code=1234");
 	rec.seq = 42;
 	assert_int_equal(audit_record_json(&rec, &out, &len), 0);
 	o = json_loadb(out, len, 0, NULL);
@@ -373,6 +374,21 @@ static void test_render(void **state)
 					    json_object_get(json_array_get(ag, 1), "network"), "address")),
 				    "127.0.0.1");
 	}
+	json_decref(o);
+	free(out);
+	store_audit_rec_clear(&rec);
+
+	/* text is escaped: what comes back is what went in */
+	ev.subject = "a\"b\\c\td";
+	assert_int_equal(audit_fill("http://h/fhir", "http://h/auth", 1, &ev, &rec), 0);
+	rec.seq = 1;
+	assert_int_equal(audit_record_json(&rec, &out, &len), 0);
+	o = json_loadb(out, len, 0, NULL);
+	assert_non_null(o);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(
+				    json_object_get(json_array_get(json_object_get(o, "agent"), 0), "who"), "identifier"),
+							  "value")),
+			    "a\"b\\c\td");
 	json_decref(o);
 	free(out);
 	store_audit_rec_clear(&rec);
