@@ -11,9 +11,9 @@
  *
  * The writer takes up to AUDIT_BATCH_MAX events at a time and appends
  * them in one store transaction, at most one transaction every
- * AUDIT_COMMIT_MS (sooner when a batch is full or someone flushes): under
- * load the batches grow and the fsyncs per event shrink (group commit),
- * and the readers of the same database see it change at most that often. A failed append is retried a few times (the database may be
+ * AUDIT_COMMIT_MS (sooner when a batch is full or someone flushes): the
+ * batches grow with the load and the fsyncs per event shrink (group
+ * commit). A failed append is retried a few times (the database may be
  * locked by another process for a while); after that the batch is
  * dropped, counted and logged, so that a broken disk cannot block the
  * request path for good - only for block_ms per request once the queue
@@ -283,10 +283,9 @@ static void *audit_main_loop(void *arg)
 			pthread_mutex_unlock(&a->lock);
 			break; /* closing, and everything is written */
 		}
-		/* Commit at most every AUDIT_COMMIT_MS: each commit changes the
-		 * database file under every reader connection, which then drops
-		 * its page cache at its next transaction. Events gather in the
-		 * queue meanwhile and go in one transaction (and one fsync). */
+		/* Commit at most every AUDIT_COMMIT_MS: events gather in the
+		 * queue meanwhile and go in one transaction and one fsync, so a
+		 * moderate load does not pay an fsync per event either. */
 		{
 			struct timespec dl;
 			int64_t due = a->last_commit_us + AUDIT_COMMIT_MS * 1000;

@@ -201,7 +201,7 @@ int audit_verify(store_t *s, int64_t expect_seq, const unsigned char *expect_has
 	/* The tail: rows and checkpoint are moved in one transaction, so they
 	 * agree unless someone changed one of them. */
 	if (!hd->present && out->count > 0)
-		return ch_fail(&w, 0, "the head checkpoint is missing (the meta table was altered)");
+		return ch_fail(&w, 0, "the head checkpoint is missing (audit_meta was altered)");
 	if (hd->present && hd->seq > out->last_seq)
 		return ch_fail(&w, out->last_seq + 1,
 			       "records %" PRId64 " to %" PRId64 " are missing: the tail of the chain was cut off",

@@ -21,15 +21,14 @@
  * - lastUpdated is strictly increasing over the whole store (one
  *   microsecond apart at least), so _since and _at are exact.
  *
- * Schema (user_version 5):
+ * Schema (user_version 4):
  *   version(seq INTEGER PRIMARY KEY, type, id, vid, updated_us, method,
  *           deleted, body)   every version of every resource, seq = order
  *   current(type, id, vid, seq, deleted)   newest version per resource
  *   ix_*                                   search indexes (sqlite_index.c)
  *   auth_rec(kind, key, family, value, exp_us, created_us, used)
  *                                          SMART server state (sqlite_auth.c)
- *   audit_event(seq, recorded_us, kind, ..., query, prev, hash)
- *                                          the audit trail (sqlite_audit.c)
+ * The audit trail lives in a database file of its own (sqlite_audit.c).
  */
 #include "backend.h"
 #include "sqlite_int.h"
@@ -48,7 +47,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define SQ_SCHEMA_VERSION 5
+#define SQ_SCHEMA_VERSION 4
 
 static const char *const sq_migrations[] = {
 	/* 0 -> 1 */
@@ -130,49 +129,6 @@ static const char *const sq_migrations[] = {
 	"  used INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY(kind, key)) WITHOUT ROWID;"
 	"CREATE INDEX auth_rec_family ON auth_rec(family);",
-	/* 4 -> 5: the audit trail (store.h, sqlite_audit.c). seq is the
-	 * chain's order and the AuditEvent id; it is given by the appender
-	 * (not AUTOINCREMENT) because it continues from the head checkpoint
-	 * in meta, so that a cut-off tail leaves a gap instead of being
-	 * silently reused. The triggers make the table append-only for every
-	 * connection, ours included: changing a record takes a deliberate
-	 * DROP TRIGGER first (which the hash chain then exposes). Indexes
-	 * serve the search parameters, each ending in seq for the newest-first
-	 * keyset pages. Every request inserts a row, so there are few, and
-	 * all but one grow at their right edge (time; few clients; few types),
-	 * dirtying a handful of pages per batch: only the patient index, the
-	 * one auditors cannot do without ("who looked at my record"), takes
-	 * inserts all over its pages. entity=Type/id is the type's index plus
-	 * a filter on the id. */
-	"CREATE TABLE audit_event("
-	"  seq INTEGER PRIMARY KEY,"
-	"  recorded_us INTEGER NOT NULL,"
-	"  kind INTEGER NOT NULL,"
-	"  status INTEGER NOT NULL,"
-	"  outcome INTEGER NOT NULL,"
-	"  action TEXT NOT NULL,"
-	"  subtype TEXT NOT NULL,"
-	"  outcome_desc TEXT NOT NULL,"
-	"  client_id TEXT NOT NULL,"
-	"  subject TEXT NOT NULL,"
-	"  fhir_user TEXT NOT NULL,"
-	"  patient TEXT NOT NULL,"
-	"  entity_type TEXT NOT NULL,"
-	"  entity_id TEXT NOT NULL,"
-	"  address TEXT NOT NULL,"
-	"  observer TEXT NOT NULL,"
-	"  issuer TEXT NOT NULL,"
-	"  query TEXT,"
-	"  prev BLOB NOT NULL,"
-	"  hash BLOB NOT NULL);"
-	"CREATE INDEX audit_event_patient ON audit_event(patient, seq) WHERE patient != '';"
-	"CREATE INDEX audit_event_client ON audit_event(client_id, seq);"
-	"CREATE INDEX audit_event_type ON audit_event(entity_type, seq) WHERE entity_type != '';"
-	"CREATE INDEX audit_event_time ON audit_event(recorded_us);"
-	"CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
-	"  BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END;"
-	"CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
-	"  BEGIN SELECT RAISE(ABORT, 'audit_event is append-only'); END;",
 };
 
 #define SQ_COLS "v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body"
@@ -800,10 +756,6 @@ static void *sq_writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&s->wlock);
 
-		/* txlock: the audit appender of this process waits here for
-		 * the commit instead of in SQLite's busy handler (see
-		 * sqlite_int.h) */
-		pthread_mutex_lock(&s->txlock);
 		rc = sq_exec(s->wdb, "BEGIN IMMEDIATE");
 		if (!rc) {
 			for (j = batch; j; j = j->next)
@@ -812,7 +764,6 @@ static void *sq_writer_main(void *arg)
 			if (rc)
 				sq_exec(s->wdb, "ROLLBACK");
 		}
-		pthread_mutex_unlock(&s->txlock);
 		if (rc) {
 			/* Nothing of this batch is durable: fail every job. */
 			for (j = batch; j; j = j->next) {
@@ -902,7 +853,6 @@ static void sq_close(void *impl)
 	pthread_cond_destroy(&s->rcond);
 	pthread_mutex_destroy(&s->wlock);
 	pthread_cond_destroy(&s->wcond);
-	pthread_mutex_destroy(&s->txlock);
 	free(s);
 }
 
@@ -934,7 +884,6 @@ static int sq_open(const store_options *o, void **out)
 	pthread_cond_init(&s->rcond, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_cond_init(&s->wcond, NULL);
-	pthread_mutex_init(&s->txlock, NULL);
 	s->batch_max = o->write_batch_max ? o->write_batch_max : 256;
 
 	if (sqlite3_threadsafe() == 0) {

@@ -84,20 +84,16 @@ struct sq {
 	int alock_init;
 	sqlite3_stmt *ast[8];
 
-	/* the audit trail (sqlite_audit.c): its own write connection, one
-	 * appender at a time (ulock) */
+	/* the audit trail (sqlite_audit.c): a database file of its own, with
+	 * one write connection (one appender at a time: ulock) and one read
+	 * connection (one auditor query at a time: urlock) */
 	sqlite3 *udb;
 	pthread_mutex_t ulock;
-	int ulock_init;
 	sqlite3_stmt *ust[4];
-
-	/* Held by the writer thread around each batch transaction and by
-	 * the audit appender around its own: two write connections of one
-	 * process then wait for each other on a mutex, woken at the commit,
-	 * instead of polling in SQLite's busy handler (which sleeps 1, 2,
-	 * 5, 10 ... ms between tries and would add those sleeps to FHIR
-	 * writes). Other processes are still ordered by SQLite's lock. */
-	pthread_mutex_t txlock;
+	sqlite3 *urdb;
+	pthread_mutex_t urlock;
+	struct sq_stmt_cache ucache;
+	int ulocks_init;
 };
 
 
@@ -126,8 +122,9 @@ int sq_auth_revoked(void *impl, const char *a, const char *b, int *revoked);
 int sq_auth_expire_family(void *impl, const char *family, int64_t exp_us);
 int sq_auth_purge(void *impl, int64_t now_us, size_t *n);
 
-/* sqlite_audit.c: the audit connection (opened after the migrations)
- * and the backend entry points of store.h's audit calls. */
+/* sqlite_audit.c: the audit trail's database next to path (created and
+ * migrated at open), and the backend entry points of store.h's audit
+ * calls. */
 int sq_audit_open(struct sq *s, const char *path);
 void sq_audit_close(struct sq *s);
 int sq_audit_append(void *impl, store_audit_rec *recs, size_t n, store_audit_hash_fn fn);

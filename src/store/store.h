@@ -317,7 +317,8 @@ int store_auth_purge(store_t *s, int64_t now_us, size_t *n);
  *
  * The AuditEvents of src/audit/, kept apart from the resources (they are
  * never versions, never in a search index, never written through
- * store_commit). A record is the facts of one event in fixed fields, not
+ * store_commit; the SQLite backend keeps them in a file of its own so that
+ * appending them does not disturb the resources' readers). A record is the facts of one event in fixed fields, not
  * its JSON: src/audit/ renders the AuditEvent when it is read (auditors
  * read rarely; every request writes), which keeps a record a few hundred
  * bytes in a table that only grows.

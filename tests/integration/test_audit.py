@@ -22,8 +22,15 @@ CS_REST = "http://hl7.org/fhir/restful-interaction"
 CS_DCM = "http://dicom.nema.org/resources/ontology/DCM"
 
 
+def audit_db(db):
+    """The audit trail's own file next to the database (docs/audit.md)."""
+    return db[:-3] + "-audit.db" if db.endswith(".db") else db + "-audit.db"
+
+
 def sqlite(db, sql):
-    """Runs SQL with the sqlite3 command line tool, as someone with the file would."""
+    """Runs SQL on the audit trail's file with the sqlite3 command line
+    tool, as someone with the file would."""
+    db = audit_db(db)
     return subprocess.run(["sqlite3", "-cmd", ".timeout 10000", db, sql], capture_output=True, text=True,
                           timeout=60)
 
@@ -427,12 +434,12 @@ class TestChainVerify(AuditCase):
         self.assertEqual(self.api("GET", "Patient/pa", self.svc()).status, 200)
         self.events()  # flushes the queue
         import sqlite3 as sq
-        conn = sq.connect("file:%s?mode=ro" % self.server.db, uri=True, timeout=30)
+        conn = sq.connect("file:%s?mode=ro" % audit_db(self.server.db), uri=True, timeout=30)
         try:
             rows = conn.execute("SELECT seq, recorded_us, kind, status, outcome, action, subtype, outcome_desc, "
                                 "client_id, subject, fhir_user, patient, entity_type, entity_id, address, observer, "
                                 "issuer, query, prev, hash FROM audit_event ORDER BY seq").fetchall()
-            head = conn.execute("SELECT value FROM meta WHERE key = 'audit_head'").fetchone()[0]
+            head = conn.execute("SELECT value FROM audit_meta WHERE key = 'audit_head'").fetchone()[0]
         finally:
             conn.close()
 

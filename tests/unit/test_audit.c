@@ -29,6 +29,7 @@
 struct fixture {
 	char dir[64];
 	char path[96];
+	char apath[96]; /* the audit trail's own file, next to path */
 	store_t *s;
 };
 
@@ -39,6 +40,7 @@ static int setup(void **state)
 	snprintf(f->dir, sizeof f->dir, "/tmp/fhird-audit-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+	snprintf(f->apath, sizeof f->apath, "%s/t-audit.db", f->dir);
 	o.path = f->path;
 	o.readers = 2;
 	assert_int_equal(store_open(&o, &f->s), 0);
@@ -104,7 +106,7 @@ static void tamper(struct fixture *f, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(sql, sizeof sql, fmt, ap);
 	va_end(ap);
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(f->apath, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
 	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
 		fail_msg("tamper SQL failed: %s: %s", sql, err ? err : "?");
@@ -157,7 +159,7 @@ static void test_append_only_triggers(void **state)
 	sqlite3 *db = NULL;
 
 	append_n(f->s, 3);
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(f->apath, &db), SQLITE_OK);
 	sqlite3_busy_timeout(db, 5000);
 	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_event SET patient = 'x' WHERE seq = 2", NULL, NULL, NULL),
 			     SQLITE_OK);
@@ -302,7 +304,7 @@ static void test_rewritten_tail_needs_expect(void **state)
 	append_n(f->s, 8);
 	assert_int_equal(audit_verify(f->s, 0, NULL, &r), 0);
 	memcpy(kept, r.last_hash, sizeof kept); /* the operator keeps 8:<hash> */
-	tamper(f, UNLOCK "DELETE FROM audit_event WHERE seq > 4; DELETE FROM meta WHERE key = 'audit_head'");
+	tamper(f, UNLOCK "DELETE FROM audit_event WHERE seq > 4; DELETE FROM audit_meta WHERE key = 'audit_head'");
 	/* the attacker puts the head back at 4 and appends new history */
 	{
 		store_audit_rec rec;
@@ -310,7 +312,7 @@ static void test_rewritten_tail_needs_expect(void **state)
 		assert_int_equal(store_audit_get(f->s, 4, &rec), 0);
 		for (int i = 0; i < STORE_AUDIT_HASH; i++)
 			snprintf(hex + 2 * i, 3, "%02x", rec.hash[i]);
-		tamper(f, "INSERT INTO meta(key, value) VALUES('audit_head', '4 %s')", hex);
+		tamper(f, "INSERT INTO audit_meta(key, value) VALUES('audit_head', '4 %s')", hex);
 		store_audit_rec_clear(&rec);
 	}
 	append_n(f->s, 4);

@@ -496,7 +496,7 @@ static void test_reopen_keeps_data(void **state)
 	o.path = f->path;
 	o.readers = 2;
 	assert_int_equal(store_open(&o, &f->s), 0);
-	assert_int_equal(store_schema_version(f->s), 5);
+	assert_int_equal(store_schema_version(f->s), 4);
 	assert_int_equal(store_read(f->s, "Patient", "keep", &v), 0);
 	assert_int_equal(v.vid, 1);
 	store_version_clear(&v);

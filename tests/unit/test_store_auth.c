@@ -495,7 +495,7 @@ static void test_reopen_keeps_records(void **state)
 	store_close(f->s);
 	f->s = NULL;
 	assert_int_equal(open_store(f->path, &f->s), 0);
-	assert_int_equal(store_schema_version(f->s), 5);
+	assert_int_equal(store_schema_version(f->s), 4);
 	assert_int_equal(store_auth_get(f->s, STORE_AUTH_KEY, "kid1", &r), 0);
 	assert_string_equal(r.value, "{\"jwk\":{}}");
 	store_auth_rec_clear(&r);
