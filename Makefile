@@ -3,7 +3,8 @@
 #   make            build build/fhird
 #   make deps       install missing Debian packages (no-op when present)
 #   make run        deps + build + start on the embedded default with demo data
-#   make check      deps + build + every test (unit + integration)
+#   make check      deps + build + every test (unit + integration, incl. the browser test, + tests/security)
+#   make browser-deps  npm ci in tests/browser (fhirclient, puppeteer-core) when missing or the lock changed
 #   make asan       the whole suite under ASan + UBSan
 #   make fuzz       build the libFuzzer targets in fuzz/
 #   make bench      wrk benchmarks against the real server (and nginx)
@@ -33,7 +34,14 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run check test asan fuzz bench clean unit-bins gen
+.PHONY: all deps run check test asan fuzz bench clean unit-bins gen browser-deps
+
+# The browser test's npm packages (tests/browser/package-lock.json), installed
+# into tests/browser/node_modules when it is missing or the lock changed.
+# puppeteer-core uses Debian's /usr/bin/chromium: no browser is downloaded,
+# and no package's install script runs.
+BROWSER_DIR   := tests/browser
+BROWSER_STAMP := $(BROWSER_DIR)/node_modules/.fhird-installed
 
 all: $(BUILD)/fhird
 
@@ -54,11 +62,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfhird.a
 
 unit-bins: $(UNIT_BIN)
 
+$(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
+	cd $(BROWSER_DIR) && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --omit=optional
+	@touch $@
+
+browser-deps: $(BROWSER_STAMP)
+
 deps:
 	@sh tools/deps.sh
 
 # Run the suite against whatever BUILD holds.
-test: $(BUILD)/fhird unit-bins
+test: $(BUILD)/fhird unit-bins browser-deps
 	$(PYTHON) tests/run.py --build $(BUILD)
 
 check: deps

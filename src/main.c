@@ -12,6 +12,8 @@
  */
 #include "audit/audit.h"
 #include "auth/auth.h"
+#include "auth/cors.h"
+#include "auth/external.h"
 #include "auth/oauth.h"
 #include "auth/registry.h"
 #include "auth/token.h"
@@ -20,6 +22,7 @@
 #include "core/log.h"
 #include "fhir/fhir.h"
 #include "http/http.h"
+#include "http/limits.h"
 #include "import/import.h"
 #include "search/extract.h"
 #include "search/reindex.h"
@@ -161,11 +164,14 @@ static int main_write_port(const char *file, unsigned port)
 }
 
 /* The listener's application: the authorization server's paths first
- * (discovery, /auth/...), FHIR for everything else. oauth is filled in
- * after the store is open, before the listener starts serving. */
+ * (discovery, /auth/...; they do their own CORS), FHIR for everything
+ * else, with CORS for the origins registered for a client (cors.h).
+ * oauth and cors are filled in after the store is open, before the
+ * listener starts serving. */
 typedef struct main_app {
 	fhir_app *fhir;
 	oauth_t *oauth;
+	auth_cors *cors;
 } main_app;
 
 static void main_handle(void *app, http_request *req, http_response *resp)
@@ -173,7 +179,10 @@ static void main_handle(void *app, http_request *req, http_response *resp)
 	main_app *m = app;
 	if (m->oauth && oauth_handle(m->oauth, req, resp))
 		return;
+	if (auth_cors_preflight(m->cors, req, resp))
+		return;
 	fhir_handle(m->fhir, req, resp);
+	auth_cors_response(m->cors, req, resp);
 }
 
 static int main_serve(int argc, char **argv)
@@ -183,7 +192,9 @@ static int main_serve(int argc, char **argv)
 	auth_t *auth = NULL;
 	auth_tokens *tokens = NULL;
 	audit_t *audit = NULL;
+	auth_external *ext = NULL;
 	http_server *srv = NULL;
+	http_limits *limits = NULL;
 	main_app mapp;
 	fhir_app app;
 	store_options so;
@@ -253,6 +264,7 @@ static int main_serve(int argc, char **argv)
 			so.readers = 4;
 	}
 	so.write_batch_max = cfg.write_batch_max;
+	so.statement_timeout_ms = cfg.db_statement_timeout_ms;
 	rc = store_open(&so, &store);
 	if (rc) {
 		log_error("msg=\"cannot open the database\" err=%s", err_name(rc));
@@ -273,15 +285,22 @@ static int main_serve(int argc, char **argv)
 		if (cfg.issuer_auto && config_derive_issuer(&cfg))
 			goto out;
 	}
-	if (cfg.auth != CONFIG_AUTH_OFF) {
+	if (cfg.auth == CONFIG_AUTH_SMART) {
 		/* Signing keys live in the database: the first start makes one. */
 		rc = auth_tokens_new(store, cfg.issuer, cfg.base_url, cfg.access_ttl_s, &tokens);
 		if (rc) {
 			log_error("msg=\"cannot load or create the signing keys\" err=%s", err_name(rc));
 			goto out;
 		}
+	} else if (cfg.auth == CONFIG_AUTH_EXTERNAL) {
+		/* Another server issues the tokens: no keys of ours. */
+		rc = auth_external_new(&cfg, &ext);
+		if (rc) {
+			log_error("msg=\"cannot set up external authorization\" err=%s", err_name(rc));
+			goto out;
+		}
 	}
-	if (auth_new(&cfg, tokens, &auth))
+	if (auth_new(&cfg, tokens, ext, &auth))
 		goto out;
 	app.auth = auth;
 	if (cfg.audit == CONFIG_AUDIT_ON) {
@@ -289,7 +308,8 @@ static int main_serve(int argc, char **argv)
 		memset(&ao, 0, sizeof ao);
 		ao.store = store;
 		ao.base_url = cfg.base_url;
-		ao.issuer = cfg.issuer;
+		/* the namespace of client ids and subjects: whoever issued the tokens */
+		ao.issuer = cfg.auth == CONFIG_AUTH_EXTERNAL ? cfg.external_issuer : cfg.issuer;
 		ao.queue_max = cfg.audit_queue_max;
 		ao.block_ms = AUDIT_BLOCK_MS;
 		ao.patient_of = fhir_audit_patient_of;
@@ -299,9 +319,23 @@ static int main_serve(int argc, char **argv)
 		}
 		app.audit = audit;
 	}
-	/* The authorization server signs with the same keys; it exists
-	 * only when tokens do (not with --auth off). */
-	if (tokens && oauth_new(&cfg, store, tokens, audit, &mapp.oauth))
+	/* smart: the authorization server, signing with the same keys;
+	 * external: only the discovery document pointing elsewhere; off:
+	 * nothing. */
+	if (cfg.auth != CONFIG_AUTH_OFF && oauth_new(&cfg, store, tokens, &mapp.oauth))
+		goto out;
+	/* Rate limits, login backoff, the password-check gate: in memory,
+	 * per process (docs/limits.md). */
+	if (http_limits_new(&cfg, &limits)) {
+		log_error("msg=\"cannot set up the rate limits\"");
+		goto out;
+	}
+	app.limits = limits;
+	if (mapp.oauth) {
+		oauth_set_limits(mapp.oauth, limits);
+		oauth_set_audit(mapp.oauth, audit);
+	}
+	if (auth_cors_new(store, &mapp.cors))
 		goto out;
 	if (fhir_capability_build(&app))
 		goto out;
@@ -312,7 +346,8 @@ static int main_serve(int argc, char **argv)
 		goto out;
 	}
 	log_info("msg=listening addr=\"%s\" port=%u tls=%s auth=%s audit=%s base=\"%s\" threads=%u schema=%d",
-		 cfg.listen_host, port, *cfg.tls_cert ? "on" : "off", cfg.auth == CONFIG_AUTH_OFF ? "off" : "smart",
+		 cfg.listen_host, port, *cfg.tls_cert ? "on" : "off",
+		 cfg.auth == CONFIG_AUTH_OFF ? "off" : cfg.auth == CONFIG_AUTH_SMART ? "smart" : "external",
 		 audit ? "on" : "off", cfg.base_url, cfg.threads, store_schema_version(store));
 	if (!audit && cfg.auth != CONFIG_AUTH_OFF)
 		log_warn("msg=\"the audit trail is off: accesses are not recorded\"");
@@ -327,9 +362,12 @@ static int main_serve(int argc, char **argv)
 	status = 0;
 out:
 	http_server_stop(srv, cfg.shutdown_grace_s);
+	http_limits_free(limits);
 	oauth_free(mapp.oauth);
 	audit_free(audit); /* after the last request: writes what is still queued */
+	auth_cors_free(mapp.cors);
 	auth_free(auth);
+	auth_external_free(ext);
 	auth_tokens_free(tokens);
 	store_close(store);
 	free(app.capability);

@@ -326,8 +326,9 @@ static int admin_client_add(int argc, char **argv)
 	rc = auth_client_add(s, &c, secret, sizeof secret);
 	if (rc == ERR_INVALID) {
 		fprintf(stderr,
-			"fhird %s: invalid registration: the id must be 1-128 of [A-Za-z0-9._~-], redirect, launch and "
-			"JWKS URLs absolute http(s) URLs without fragment or userinfo, the scope a valid SMART scope "
+			"fhird %s: invalid registration: the id must be 1-128 of [A-Za-z0-9._~-], redirect and launch "
+			"URLs absolute http(s) URLs without fragment or userinfo, the JWKS URL such an https URL, the "
+			"scope a valid SMART scope "
 			"string\n",
 			cmd);
 		status = 2;

@@ -22,6 +22,7 @@
  */
 #include "auth.h"
 
+#include "auth/external.h"
 #include "auth/scope.h"
 #include "auth/token.h"
 #include "core/err.h"
@@ -34,7 +35,8 @@
 
 struct auth {
 	const config_t *cfg;
-	auth_tokens *tokens;
+	auth_tokens *tokens;   /* smart: our own tokens */
+	auth_external *ext;    /* external: another server's */
 };
 
 /* Types a patient-confined token may read although they are not in the
@@ -61,16 +63,17 @@ int auth_type_in_compartment(const char *type)
 	return !strcmp(type, "Patient") || search_compartment_params(type) != NULL;
 }
 
-int auth_new(const config_t *cfg, struct auth_tokens *tokens, auth_t **out)
+int auth_new(const config_t *cfg, struct auth_tokens *tokens, struct auth_external *ext, auth_t **out)
 {
 	auth_t *a;
-	if (cfg->auth != CONFIG_AUTH_OFF && !tokens)
+	if ((cfg->auth == CONFIG_AUTH_SMART && !tokens) || (cfg->auth == CONFIG_AUTH_EXTERNAL && !ext))
 		return ERR_INVALID;
 	a = calloc(1, sizeof *a);
 	if (!a)
 		return ERR_NOMEM;
 	a->cfg = cfg;
 	a->tokens = tokens;
+	a->ext = ext;
 	*out = a;
 	return 0;
 }
@@ -243,7 +246,10 @@ int auth_request_authorize(const auth_t *a, const http_request *req, const auth_
 	tok = auth_bearer(req);
 	if (!tok)
 		return ERR_UNAUTHORIZED;
-	rc = auth_token_verify(a->tokens, tok, &c, &why);
+	if (a->cfg->auth == CONFIG_AUTH_EXTERNAL)
+		rc = auth_external_verify(a->ext, tok, &c, &why);
+	else
+		rc = auth_token_verify(a->tokens, tok, &c, &why);
 	if (rc) {
 		if (rc == ERR_UNAUTHORIZED)
 			log_info("msg=\"token refused\" why=\"%s\"", why ? why : "-");
@@ -252,7 +258,9 @@ int auth_request_authorize(const auth_t *a, const http_request *req, const auth_
 		rc = rc == ERR_UNAUTHORIZED ? ERR_UNAUTHORIZED : ERR_BUSY; /* fail closed, retryable */
 		goto out;
 	}
-	/* Our own token, so its scope parses; if it does not, refuse. */
+	/* Our own tokens' scopes parse; another server's may not (a
+	 * malformed resource scope): refuse rather than guess. Scopes we do
+	 * not know are kept aside and grant nothing. */
 	if (scope_parse(c.scope ? c.scope : "", &set)) {
 		rc = ERR_UNAUTHORIZED;
 		goto out;

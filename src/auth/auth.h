@@ -18,6 +18,8 @@
  *           patient/ scopes (or a user whose fhirUser is a Patient)
  *           confine it to that patient's compartment
  *           (compartmentdefinition-patient).
+ *   external - the same, with tokens of another authorization server
+ *           (external.h: its JWK Set or RFC 7662 introspection).
  *
  * Interactions map to SMART v2 letters: read/vread -> r, search/history
  * -> s, create -> c, update/patch -> u, delete -> d; a Bundle entry is
@@ -74,17 +76,20 @@ typedef struct auth_access {
 
 typedef struct auth auth_t;
 
-/* Creates the authorizer for cfg->auth. cfg and tokens (may be NULL with
- * auth off) must outlive it. */
+/* Creates the authorizer for cfg->auth. cfg, tokens (auth smart; NULL
+ * otherwise) and ext (auth external; NULL otherwise) must outlive it. */
 struct auth_tokens;
-int auth_new(const config_t *cfg, struct auth_tokens *tokens, auth_t **out);
+struct auth_external;
+int auth_new(const config_t *cfg, struct auth_tokens *tokens, struct auth_external *ext, auth_t **out);
 void auth_free(auth_t *a);
 
 /* Decides whether req may do target. 0 with *out filled (out->dec is the
  * decision for target's type and letter; for a target without a type
  * only the token is checked), or ERR_UNAUTHORIZED (no/invalid/expired/
  * revoked token: 401 + WWW-Authenticate), ERR_FORBIDDEN (valid token,
- * not allowed: 403), ERR_DB (the revocation check failed: fail closed). */
+ * not allowed: 403), ERR_BUSY (the revocation check, or the external
+ * server's keys or introspection, could not be reached: fail closed,
+ * 503). */
 int auth_request_authorize(const auth_t *a, const http_request *req, const auth_target *target, auth_access *out);
 
 /* The decision for (type, letter) under acc: 0 with *out filled, or

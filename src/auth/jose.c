@@ -1,9 +1,10 @@
 /*
  * jose.c - the keys, signatures and tokens of jose.h: our RS256 signing
  * keys (generated with GnuTLS, kept as JWK text through rhonabwy), compact
- * JWS signing and verification of our own tokens, and verification of
- * SMART Backend Services client assertions (RS384 / ES384) against a
- * client's JWK Set.
+ * JWS signing and verification of our own tokens, and verification
+ * against a JWK Set: SMART Backend Services client assertions (RS384 /
+ * ES384) and, with --auth external, another authorization server's
+ * access tokens (RS256 / RS384 / ES256 / ES384).
  *
  * Verification is written out here on purpose instead of being handed to
  * a JOSE library's "parse and verify": the compact form is split and the
@@ -38,8 +39,25 @@
  * bound keeps a hostile client key from making each verification slow. */
 #define JOSE_RSA_MIN_BITS 2048
 #define JOSE_RSA_MAX_BITS 8192
-/* RFC 7518 3.4: an ES384 signature is R || S, 48 octets each. */
-#define JOSE_P384_LEN 48
+/* The algorithms a JWK Set verification may name (RFC 7518 3.1), each
+ * tied to its key type and, for ECDSA, to its one curve (RFC 7518 3.4:
+ * ES256 is P-256 with SHA-256, ES384 P-384 with SHA-384; R || S with
+ * each half as long as a coordinate). */
+typedef struct jose_alg {
+	const char *name;
+	int ec;
+	gnutls_sign_algorithm_t sign;
+	gnutls_ecc_curve_t curve;
+	const char *crv;
+	size_t coord;
+} jose_alg;
+
+static const jose_alg jose_algs[] = {
+	{ "RS256", 0, GNUTLS_SIGN_RSA_SHA256, GNUTLS_ECC_CURVE_INVALID, NULL, 0 },
+	{ "RS384", 0, GNUTLS_SIGN_RSA_SHA384, GNUTLS_ECC_CURVE_INVALID, NULL, 0 },
+	{ "ES256", 1, GNUTLS_SIGN_ECDSA_SECP256R1_SHA256, GNUTLS_ECC_CURVE_SECP256R1, "P-256", 32 },
+	{ "ES384", 1, GNUTLS_SIGN_ECDSA_SECP384R1_SHA384, GNUTLS_ECC_CURVE_SECP384R1, "P-384", 48 },
+};
 
 struct jose_key {
 	char kid[JOSE_KID_MAX + 1];
@@ -623,9 +641,10 @@ static int jwk_num(const json_t *jwk, const char *name, unsigned char **out, siz
 	return b64url_decode(json_string_value(v), json_string_length(v), out, len);
 }
 
-/* Builds a GnuTLS public key from the selected client JWK's own numbers:
- * RSA n/e or EC P-384 x/y. Nothing else in the JWK (x5c, x5u) is used. */
-static int jose_client_pubkey(const json_t *jwk, int ec, gnutls_pubkey_t *out, const char **why)
+/* Builds a GnuTLS public key from the selected JWK's own numbers: RSA
+ * n/e, or EC x/y on the algorithm's curve. Nothing else in the JWK (x5c,
+ * x5u) is used. */
+static int jose_set_pubkey(const json_t *jwk, const jose_alg *alg, gnutls_pubkey_t *out, const char **why)
 {
 	unsigned char *a = NULL, *b = NULL;
 	size_t al = 0, bl = 0;
@@ -639,20 +658,20 @@ static int jose_client_pubkey(const json_t *jwk, int ec, gnutls_pubkey_t *out, c
 		rc = ERR_NOMEM;
 		goto fail;
 	}
-	if (ec) {
-		if (!jstr_eq(json_object_get(jwk, "crv"), "P-384")) {
-			*why = "key is not on P-384";
+	if (alg->ec) {
+		if (!jstr_eq(json_object_get(jwk, "crv"), alg->crv)) {
+			*why = "key is not on the algorithm's curve";
 			goto fail;
 		}
 		/* RFC 7518 6.2.1.2-3: x and y are full-length coordinates. */
-		if (jwk_num(jwk, "x", &a, &al) != 0 || jwk_num(jwk, "y", &b, &bl) != 0 || al != JOSE_P384_LEN ||
-		    bl != JOSE_P384_LEN) {
+		if (jwk_num(jwk, "x", &a, &al) != 0 || jwk_num(jwk, "y", &b, &bl) != 0 || al != alg->coord ||
+		    bl != alg->coord) {
 			*why = "bad EC key";
 			goto fail;
 		}
 		da = (gnutls_datum_t){ a, (unsigned int)al };
 		db = (gnutls_datum_t){ b, (unsigned int)bl };
-		if (gnutls_pubkey_import_ecc_raw(key, GNUTLS_ECC_CURVE_SECP384R1, &da, &db) < 0) {
+		if (gnutls_pubkey_import_ecc_raw(key, alg->curve, &da, &db) < 0) {
 			*why = "bad EC key";
 			goto fail;
 		}
@@ -683,15 +702,15 @@ fail:
 }
 
 /* The one key of the JWK Set that alg and kid select (see jose.h). */
-static int jose_client_key(const json_t *jwks, const char *alg, const char *kid, int ec, const json_t **out,
-			   const char **why)
+static int jose_set_key(const json_t *jwks, const char *alg, const char *kid, int ec, const json_t **out,
+			const char **why)
 {
-	const json_t *keys = json_object_get(jwks, "keys"), *k, *found = NULL;
+	const json_t *keys = json_is_object(jwks) ? json_object_get(jwks, "keys") : NULL, *k, *found = NULL;
 	size_t i;
 
 	*out = NULL;
 	if (!json_is_array(keys)) {
-		*why = "client has no JWK Set";
+		*why = "no JWK Set";
 		return ERR_UNAUTHORIZED;
 	}
 	json_array_foreach(keys, i, k) {
@@ -747,17 +766,69 @@ static int all_zero(const unsigned char *p, size_t len)
 	return acc == 0;
 }
 
-int jose_verify_assertion(const char *jwt, const json_t *jwks, json_t **claims, const char **why)
+/* Checks the signature of pt (decoded: sig[0..slen)) with key for alg. */
+static int jose_set_sig(gnutls_pubkey_t key, const jose_alg *alg, const struct jose_parts *pt,
+			unsigned char *sig, size_t slen, const char **why)
+{
+	gnutls_datum_t der = { NULL, 0 };
+	int rc = ERR_UNAUTHORIZED;
+
+	if (alg->ec) {
+		gnutls_datum_t r, s;
+		/* RFC 7518 3.4: R || S, not the DER SEQUENCE GnuTLS speaks;
+		 * zero values are never valid (a classic ECDSA bypass). */
+		if (slen != 2 * alg->coord) {
+			*why = "signature length";
+			goto out;
+		}
+		if (all_zero(sig, alg->coord) || all_zero(sig + alg->coord, alg->coord)) {
+			*why = "zero signature";
+			goto out;
+		}
+		r = be_trim(sig, alg->coord);
+		s = be_trim(sig + alg->coord, alg->coord);
+		if (gnutls_encode_rs_value(&der, &r, &s) < 0) {
+			rc = ERR_NOMEM;
+			goto out;
+		}
+		if (jose_sig_verify(key, alg->sign, pt, der.data, der.size) != 0) {
+			*why = "bad signature";
+			goto out;
+		}
+	} else {
+		unsigned int bits = 0;
+		gnutls_pubkey_get_pk_algorithm(key, &bits);
+		/* RFC 8017 8.2.2 step 1: exactly the modulus length */
+		if (slen != (bits + 7) / 8) {
+			*why = "signature length";
+			goto out;
+		}
+		if (jose_sig_verify(key, alg->sign, pt, sig, slen) != 0) {
+			*why = "bad signature";
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	gnutls_free(der.data);
+	return rc;
+}
+
+/* Verification against a JWK Set with the header's alg one of algs
+ * (exact comparison). allow_jku: a jku header is tolerated (client
+ * assertions; the caller compares it with the registration). */
+static int jose_verify_set(const char *jwt, const json_t *jwks, const char *const *algs, size_t nalgs, int allow_jku,
+			   json_t **claims, const char **why)
 {
 	struct jose_parts pt;
 	json_t *h = NULL, *payload = NULL;
 	const json_t *jwk;
+	const jose_alg *alg = NULL;
 	unsigned char *sig = NULL;
 	size_t slen;
 	gnutls_pubkey_t key = NULL;
-	gnutls_datum_t der = { NULL, 0 };
-	const char *alg, *kid;
-	int rc, ec;
+	const char *halg, *kid;
+	int rc;
 
 	*claims = NULL;
 	*why = "";
@@ -769,22 +840,26 @@ int jose_verify_assertion(const char *jwt, const json_t *jwks, json_t **claims, 
 		*why = "header is not a JSON object";
 		goto fail;
 	}
-	if (jose_header_check(h, 1, &alg, &kid, why) != 0)
+	if (jose_header_check(h, allow_jku, &halg, &kid, why) != 0)
 		goto fail;
-	/* SMART client-confidential-asymmetric: RS384 and ES384 only, each
-	 * tied to its key type; the comparison is exact. */
-	if (strcmp(alg, "RS384") == 0)
-		ec = 0;
-	else if (strcmp(alg, "ES384") == 0)
-		ec = 1;
-	else {
-		*why = "alg is not RS384 or ES384";
+	/* Byte for byte against the caller's list, and then against our
+	 * table: "none", "HS256" (a public key as an HMAC secret), "rs256"
+	 * never get further, whatever the caller listed. */
+	for (size_t i = 0; i < nalgs && !alg; i++) {
+		if (strcmp(halg, algs[i]) != 0)
+			continue;
+		for (size_t j = 0; j < sizeof jose_algs / sizeof jose_algs[0]; j++)
+			if (strcmp(halg, jose_algs[j].name) == 0)
+				alg = &jose_algs[j];
+	}
+	if (!alg) {
+		*why = "alg not allowed";
 		goto fail;
 	}
-	rc = jose_client_key(jwks, alg, kid, ec, &jwk, why);
+	rc = jose_set_key(jwks, alg->name, kid, alg->ec, &jwk, why);
 	if (rc)
 		goto fail;
-	rc = jose_client_pubkey(jwk, ec, &key, why);
+	rc = jose_set_pubkey(jwk, alg, &key, why);
 	if (rc)
 		goto fail;
 	rc = ERR_UNAUTHORIZED;
@@ -792,40 +867,10 @@ int jose_verify_assertion(const char *jwt, const json_t *jwks, json_t **claims, 
 		*why = "signature is not base64url";
 		goto fail;
 	}
-	if (ec) {
-		gnutls_datum_t r, s;
-		/* RFC 7518 3.4: R || S, not the DER SEQUENCE GnuTLS speaks;
-		 * zero values are never valid (a classic ECDSA bypass). */
-		if (slen != 2 * JOSE_P384_LEN) {
-			*why = "signature length";
-			goto fail;
-		}
-		if (all_zero(sig, JOSE_P384_LEN) || all_zero(sig + JOSE_P384_LEN, JOSE_P384_LEN)) {
-			*why = "zero signature";
-			goto fail;
-		}
-		r = be_trim(sig, JOSE_P384_LEN);
-		s = be_trim(sig + JOSE_P384_LEN, JOSE_P384_LEN);
-		if (gnutls_encode_rs_value(&der, &r, &s) < 0) {
-			rc = ERR_NOMEM;
-			goto fail;
-		}
-		if (jose_sig_verify(key, GNUTLS_SIGN_ECDSA_SECP384R1_SHA384, &pt, der.data, der.size) != 0) {
-			*why = "bad signature";
-			goto fail;
-		}
-	} else {
-		unsigned int bits = 0;
-		gnutls_pubkey_get_pk_algorithm(key, &bits);
-		if (slen != (bits + 7) / 8) {
-			*why = "signature length";
-			goto fail;
-		}
-		if (jose_sig_verify(key, GNUTLS_SIGN_RSA_SHA384, &pt, sig, slen) != 0) {
-			*why = "bad signature";
-			goto fail;
-		}
-	}
+	rc = jose_set_sig(key, alg, &pt, sig, slen, why);
+	if (rc)
+		goto fail;
+	rc = ERR_UNAUTHORIZED;
 	if (jose_part_object(pt.p, pt.plen, &payload) != 0) {
 		*why = "payload is not a JSON object";
 		goto fail;
@@ -834,11 +879,35 @@ int jose_verify_assertion(const char *jwt, const json_t *jwks, json_t **claims, 
 	payload = NULL;
 	rc = 0;
 fail:
-	gnutls_free(der.data);
 	if (key)
 		gnutls_pubkey_deinit(key);
 	free(sig);
 	json_decref(h);
 	json_decref(payload);
 	return rc;
+}
+
+int jose_verify_assertion(const char *jwt, const json_t *jwks, json_t **claims, const char **why)
+{
+	/* SMART client-confidential-asymmetric: RS384 and ES384 only. */
+	static const char *const algs[] = { "RS384", "ES384" };
+	return jose_verify_set(jwt, jwks, algs, 2, 1, claims, why);
+}
+
+int jose_verify_jwks_alg(const char *jwt, const json_t *jwks, const char *const *algs, size_t nalgs, json_t **claims,
+			 const char **why)
+{
+	return jose_verify_set(jwt, jwks, algs, nalgs, 0, claims, why);
+}
+
+int jose_jwks_has_kid(const json_t *jwks, const char *kid)
+{
+	const json_t *keys = json_is_object(jwks) ? json_object_get(jwks, "keys") : NULL, *k;
+	size_t i;
+
+	json_array_foreach(keys, i, k) {
+		if (jstr_eq(json_object_get(k, "kid"), kid))
+			return 1;
+	}
+	return 0;
 }

@@ -5,10 +5,13 @@
  * comparison, argon2id).
  *
  * The rules that the ONC Showdown server broke are enforced here, once:
- *   - a verification names the one algorithm it accepts ("RS256" for our
- *     own tokens; RS384/ES384 for client assertions); the header's alg
- *     must equal it byte for byte, so "none" (any casing) and HS256 with a
- *     public key never reach a signature check;
+ *   - a verification names the algorithms it accepts ("RS256" for our
+ *     own tokens; RS384/ES384 for client assertions; RS256, RS384, ES256,
+ *     ES384 for an external authorization server's tokens); the header's
+ *     alg must equal one of them byte for byte, so "none" (any casing) and
+ *     HS256 with a public key never reach a signature check;
+ *   - each algorithm is tied to its key type (RS* to RSA keys of 2048 to
+ *     8192 bits, ES256 to EC P-256, ES384 to EC P-384);
  *   - a symmetric algorithm is never accepted with an asymmetric key;
  *   - the key is chosen by kid among keys of the matching kty: no kid, an
  *     unknown kid, or a kid matching more than one key is a failure;
@@ -98,8 +101,23 @@ int jose_peek_header(const char *jwt, json_t **header);
 /* Verifies a compact JWS with a key from a client's JWK Set (a JSON
  * object {"keys": [...]}): the header's alg must be "RS384" (kty RSA) or
  * "ES384" (kty EC, crv P-384); the header's kid must select exactly one
- * key of that kty (keys whose "alg", when present, differs are skipped).
+ * key of that kty (keys whose "alg", when present, differs, whose "use"
+ * is not "sig" or whose "key_ops" lack "verify" are skipped). A jku
+ * header is tolerated (the caller compares it with the registered URL).
  * *claims is a new reference. ERR_UNAUTHORIZED with *why. */
 int jose_verify_assertion(const char *jwt, const json_t *jwks, json_t **claims, const char **why);
+
+/* ---- tokens of another authorization server (--auth external) ---- */
+
+/* As jose_verify_assertion, with the header's alg one of algs[0..nalgs)
+ * (each of "RS256", "RS384", "ES256", "ES384"; other names never match)
+ * and no key reference at all in the header (jku included: the JWK Set
+ * is the configured one). The claims are the caller's to check. */
+int jose_verify_jwks_alg(const char *jwt, const json_t *jwks, const char *const *algs, size_t nalgs, json_t **claims,
+			 const char **why);
+
+/* 1 when some key of the JWK Set has this kid (whatever its type): tells
+ * an unknown kid, worth a refetch of the set, from a bad token. */
+int jose_jwks_has_kid(const json_t *jwks, const char *kid);
 
 #endif

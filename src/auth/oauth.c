@@ -63,6 +63,16 @@ void oauth_send_error(http_response *resp, int status, const char *error, const 
 	oauth_send_json(resp, status, o);
 }
 
+void oauth_send_throttled(http_request *req, http_response *resp, oauth_t *o, int html, const char *why,
+			  unsigned retry_s)
+{
+	if (html)
+		oauth_page_error(o, resp, 429, why);
+	else
+		oauth_send_error(resp, 429, "temporarily_unavailable", why);
+	http_response_header(resp, "Retry-After", http_limits_retry_after(req->arena, retry_s));
+}
+
 int oauth_form(const http_request *req, http_param **ps, size_t *n)
 {
 	if (!oauth_form_type_ok(http_request_header(req, "Content-Type")))
@@ -120,7 +130,7 @@ void oauth_audit(oauth_t *o, http_request *req, const http_response *resp, audit
 		ev->status = resp->status;
 	if (!ev->action)
 		ev->action = 'E';
-	ev->address = req->peer;
+	ev->address = req->peer_text;
 	req->audited = 1;
 	audit_submit(o->audit, ev);
 }
@@ -250,6 +260,35 @@ fail:
 	return rc;
 }
 
+/* --auth external: the discovery document points at the other server
+ * (SMART 2.2 conformance.html); only what is configured is named. */
+static int oauth_build_external_doc(oauth_t *o)
+{
+	static const char *const caps[] = { "permission-patient", "permission-user", "permission-v1", "permission-v2",
+					    NULL };
+	const config_t *c = o->cfg;
+	const char *opt[][2] = { { "jwks_uri", c->external_jwks_url },
+				 { "authorization_endpoint", c->external_authorize_url },
+				 { "token_endpoint", c->external_token_url },
+				 { "introspection_endpoint", c->external_introspection_url } };
+	json_t *smart = json_pack("{ss so}", "issuer", c->external_issuer, "capabilities", oauth_strings(caps));
+	int rc = ERR_NOMEM;
+
+	if (!smart)
+		goto fail;
+	for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
+		if (*opt[i][1] && json_object_set_new(smart, opt[i][0], json_string(opt[i][1])))
+			goto fail;
+	o->smart = json_dumps(smart, JSON_COMPACT);
+	if (!o->smart)
+		goto fail;
+	o->smart_len = strlen(o->smart);
+	rc = 0;
+fail:
+	json_decref(smart);
+	return rc;
+}
+
 /* Splits the issuer URL's path into segments: the endpoints are served
  * under it ("/auth" by default; a proxy may map another origin here). */
 static int oauth_issuer_path(oauth_t *o)
@@ -287,7 +326,7 @@ static int oauth_issuer_path(oauth_t *o)
 	return 0;
 }
 
-int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, struct audit *audit, oauth_t **out)
+int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t **out)
 {
 	oauth_t *o = calloc(1, sizeof *o);
 	int rc = ERR_NOMEM;
@@ -298,8 +337,36 @@ int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, struct a
 	o->cfg = cfg;
 	o->store = store;
 	o->tokens = tokens;
-	o->audit = audit;
 	o->secure = cfg->tls_cert && *cfg->tls_cert;
+	if (cfg->auth == CONFIG_AUTH_EXTERNAL) {
+		o->external = 1;
+		rc = oauth_build_external_doc(o);
+		if (rc)
+			goto fail;
+		*out = o;
+		return 0;
+	}
+	{
+		/* Client JWKS URLs: https only (a client's keys come from the
+		 * internet, never in the clear), cached per Cache-Control within
+		 * a minute and a day, refetched for an unknown kid at most every
+		 * jwks_refetch_s (30 s); 256 clients' sets at most. */
+		auth_jwks_opts jo = {
+			.ca_file = cfg->external_ca_file,
+			.timeout_ms = cfg->fetch_timeout_ms,
+			.max_bytes = cfg->fetch_max_bytes,
+			.min_ttl_s = 60,
+			.max_ttl_s = 86400,
+			.default_ttl_s = 300,
+			.refetch_s = cfg->jwks_refetch_s,
+			.max_entries = 256,
+			.https_only = 1,
+		};
+		rc = auth_jwks_cache_new(&jo, &o->client_jwks);
+		if (rc)
+			goto fail;
+		rc = ERR_NOMEM;
+	}
 	o->token_url = oauth_url(cfg->issuer, "/token");
 	o->style_url = oauth_url(cfg->issuer, "/style.json");
 	if (!o->token_url || !o->style_url)
@@ -316,6 +383,16 @@ fail:
 	return rc;
 }
 
+void oauth_set_limits(oauth_t *o, http_limits *limits)
+{
+	o->limits = limits;
+}
+
+void oauth_set_audit(oauth_t *o, struct audit *audit)
+{
+	o->audit = audit;
+}
+
 void oauth_free(oauth_t *o)
 {
 	if (!o)
@@ -328,6 +405,7 @@ void oauth_free(oauth_t *o)
 	free(o->style_url);
 	free(o->smart);
 	free(o->oidc);
+	auth_jwks_cache_free(o->client_jwks);
 	free(o);
 }
 
@@ -457,9 +535,38 @@ static const char oauth_style[] =
 	"\"font_family_body\":\"Georgia, Times, 'Times New Roman', serif\","
 	"\"font_family_heading\":\"'HelveticaNeue-Light', Helvetica, Arial, 'Lucida Grande', sans-serif;\"}";
 
+/* rate_auth_addr for the endpoints that do work per request (records
+ * written, passwords or signatures checked, clients listed); the static
+ * documents are left alone. 1 when resp holds the 429. */
+static int oauth_addr_limited(oauth_t *o, http_request *req, http_response *resp, const char *name)
+{
+	static const char *const pages[] = { "authorize", "login", "pick", "consent", NULL };
+	static const char *const apis[] = { "token", "introspect", "revoke", NULL };
+	unsigned retry_s = 0;
+	int html = -1;
+
+	for (size_t i = 0; pages[i] && html < 0; i++)
+		if (strcmp(name, pages[i]) == 0)
+			html = 1;
+	for (size_t i = 0; apis[i] && html < 0; i++)
+		if (strcmp(name, apis[i]) == 0)
+			html = 0;
+	if (html < 0 || !http_limits_addr(o->limits, HTTP_LIMIT_AUTH, req, &retry_s))
+		return 0;
+	oauth_send_throttled(req, resp, o, html,
+			     html ? "Too many requests from your network; wait a moment and try again." :
+				    "too many requests from this address (rate_auth_addr)",
+			     retry_s);
+	log_info("msg=\"oauth %s\" outcome=throttled limit=rate_auth_addr", name);
+	return 1;
+}
+
 static int oauth_endpoint(oauth_t *o, http_request *req, http_response *resp, const char *name)
 {
 	int get = oauth_is(req, "GET") || oauth_is(req, "HEAD"), post = oauth_is(req, "POST");
+
+	if (oauth_addr_limited(o, req, resp, name))
+		return 1;
 
 	if (strcmp(name, "authorize") == 0) {
 		if (get || post)
@@ -530,6 +637,8 @@ int oauth_handle(oauth_t *o, http_request *req, http_response *resp)
 		oauth_send_static(resp, o->smart, o->smart_len, "application/json");
 		return 1;
 	}
+	if (o->external)
+		return 0; /* no authorization server of ours */
 
 	k = oauth_under(req, o->ipath, o->nipath);
 	if (k < 0 || req->nsegments == (size_t)k)

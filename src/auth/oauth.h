@@ -26,8 +26,19 @@
  * request, Path = the issuer path) and each form carries a CSRF token
  * checked against the record.
  *
- * Ownership: main owns the oauth_t; it borrows cfg, store, tokens and
- * audit, which must outlive it. Thread-safe.
+ * With --auth external none of this runs: the oauth_t then serves only
+ * [base]/.well-known/smart-configuration, naming the external server's
+ * issuer and the endpoints configured for it (external_jwks_url,
+ * external_authorize_url, external_token_url,
+ * external_introspection_url), and every /auth path is left to FHIR
+ * (404).
+ *
+ * Backend clients registered with a JWKS URL (and no JWK Set) have their
+ * keys fetched from it over https and cached (jwks_cache.h).
+ *
+ * Ownership: main owns the oauth_t; it borrows cfg, store, tokens (NULL
+ * with --auth external) and the audit trail (oauth_set_audit), which must
+ * outlive it. Thread-safe.
  */
 #ifndef FHIRD_AUTH_OAUTH_H
 #define FHIRD_AUTH_OAUTH_H
@@ -35,15 +46,25 @@
 #include "auth/token.h"
 #include "core/config.h"
 #include "http/http.h"
+#include "http/limits.h"
 #include "store/store.h"
 
 typedef struct oauth oauth_t;
 struct audit;
 
-/* audit (audit/audit.h) may be NULL: nothing is recorded. It records
- * every sign-in, token issue/refresh/revocation and refused request. */
-int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, struct audit *audit, oauth_t **out);
+int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t **out);
 void oauth_free(oauth_t *o);
+
+/* The audit trail (audit/audit.h) that records every sign-in, token
+ * issue/refresh/revocation and refused request. Borrowed; must outlive o.
+ * Not set (or NULL): nothing is recorded. Call before the first request. */
+void oauth_set_audit(oauth_t *o, struct audit *audit);
+
+/* The abuse limits the endpoints apply (http/limits.h): per-address and
+ * per-client rate limits (rate_auth_*), login backoff and the
+ * password-check gate. Borrowed; must outlive o. Not set: no limits. Call
+ * before the first request. */
+void oauth_set_limits(oauth_t *o, http_limits *limits);
 
 /* 1 when req's path belongs to the authorization server (resp is then
  * filled), 0 when it does not (the caller passes it on to FHIR). */

@@ -516,6 +516,54 @@ static int authz_needs_patient(const char *scope)
 	return need;
 }
 
+/* The device cookie (http/limits.h): set after a successful sign-in, for
+ * 30 days, to the issuer path only, never readable by scripts. */
+#define AUTHZ_DEVICE_COOKIE "fhird_device"
+#define AUTHZ_DEVICE_MAX_AGE (30 * 86400)
+
+/* 1 when the request carries username's device cookie. */
+static int authz_device(oauth_t *o, http_request *req, const char *username)
+{
+	const char *cookies = http_request_header(req, "Cookie");
+	char value[HTTP_LIMITS_DEVICE_LEN + 1];
+	size_t pos = 0;
+	int rc;
+
+	if (!o->limits || !username)
+		return 0;
+	while ((rc = oauth_cookie_next(cookies, AUTHZ_DEVICE_COOKIE, &pos, value, sizeof value)) != ERR_NOTFOUND)
+		if (rc == 0 && http_limits_device_ok(o->limits, username, value))
+			return 1;
+	return 0;
+}
+
+static void authz_device_set(oauth_t *o, http_request *req, http_response *resp, const char *username)
+{
+	char value[HTTP_LIMITS_DEVICE_LEN];
+	char *c;
+
+	if (!o->limits)
+		return;
+	http_limits_device_value(o->limits, username, value);
+	c = arena_printf(req->arena, AUTHZ_DEVICE_COOKIE "=%s; Path=%s; Max-Age=%u; HttpOnly; SameSite=Strict%s", value,
+			 *o->ipath_str ? o->ipath_str : "/", AUTHZ_DEVICE_MAX_AGE, o->secure ? "; Secure" : "");
+	if (c)
+		http_response_header(resp, "Set-Cookie", c);
+}
+
+/* The login page again, with a notice, status and Retry-After: the
+ * pending request stays, so the same form can be sent once the wait is
+ * over. */
+static void authz_login_wait(oauth_t *o, http_request *req, http_response *resp, authz_step *st, int status,
+			     const char *msg, unsigned retry_s)
+{
+	authz_step_page(o, req, resp, st, msg);
+	if (resp->status == 200) {
+		resp->status = status;
+		http_response_header(resp, "Retry-After", http_limits_retry_after(req->arena, retry_s));
+	}
+}
+
 /* A sign-in attempt for the audit trail (DCM 110122 Login): who tried
  * (the username as typed), for which client, how it went; never the
  * password. */
@@ -539,7 +587,8 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 	authz_step st;
 	const char *username = NULL, *password = NULL, *own = NULL, *patient;
 	auth_user user;
-	int rc;
+	unsigned retry_s = 0;
+	int rc, device;
 
 	memset(&user, 0, sizeof user);
 	if (authz_step_begin(o, req, resp, "login", &st))
@@ -551,7 +600,37 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 	}
 	oauth_param(st.ps, st.n, "username", &username);
 	oauth_param(st.ps, st.n, "password", &password);
-	rc = username && password ? auth_user_login(o->store, username, password, &user) : ERR_UNAUTHORIZED;
+	/* Backoff (docs/limits.md): while a delay runs for this account or
+	 * this address the password is not looked at, so the right one gets
+	 * the same answer as a wrong one and guessing during a delay learns
+	 * nothing. The attempt costs nothing and counts for nothing. A
+	 * browser that signed in as this user before is counted apart from
+	 * everyone else guessing at the account (device cookie). */
+	device = authz_device(o, req, username);
+	if (http_limits_login_check(o->limits, req, username, device, &retry_s)) {
+		const char *msg = arena_printf(req->arena,
+					       "Too many failed sign-in attempts. Wait %u second%s, then try again.",
+					       retry_s, retry_s == 1 ? "" : "s");
+		authz_login_wait(o, req, resp, &st, 429, msg ? msg : "Too many failed sign-in attempts.", retry_s);
+		log_warn("msg=\"oauth login\" client=%s outcome=backoff retry_s=%u", st.logid, retry_s);
+		authz_audit_login(o, req, resp, &st, username, NULL, 8, "refused during a login backoff");
+		goto out;
+	}
+	if (username && password) {
+		/* Each check holds 64 MiB (argon2id): a bounded number at once. */
+		if (http_limits_password_begin(o->limits)) {
+			authz_login_wait(o, req, resp, &st, 503, "The server is busy. Try again in a moment.", 1);
+			log_warn("msg=\"oauth login\" client=%s outcome=busy", st.logid);
+			authz_audit_login(o, req, resp, &st, username, NULL, 12, "server busy");
+			goto out;
+		}
+		rc = auth_user_login(o->store, username, password, &user);
+		http_limits_password_end(o->limits);
+	} else {
+		rc = ERR_UNAUTHORIZED;
+	}
+	if (rc == 0 || rc == ERR_UNAUTHORIZED)
+		http_limits_login_done(o->limits, req, username, device, rc == 0);
 	if (rc == ERR_UNAUTHORIZED) {
 		json_int_t fails = json_integer_value(json_object_get(st.v, "fails")) + 1;
 		if (fails >= OAUTH_MAX_LOGIN_FAILS) {
@@ -608,6 +687,7 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 		goto out;
 	}
 	authz_step_page(o, req, resp, &st, NULL);
+	authz_device_set(o, req, resp, user.username);
 	log_info("msg=\"oauth login\" client=%s outcome=ok next=%s", st.logid, oauth_jstr(st.v, "step"));
 	authz_audit_login(o, req, resp, &st, user.username, user.fhir_user, 0, NULL);
 out:

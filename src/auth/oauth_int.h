@@ -11,6 +11,7 @@
 #define FHIRD_AUTH_OAUTH_INT_H
 
 #include "audit/audit.h"
+#include "auth/jwks_cache.h"
 #include "auth/oauth.h"
 #include "auth/registry.h"
 #include "auth/scope.h"
@@ -34,6 +35,9 @@ struct oauth {
 	size_t oidc_len;
 	int secure;           /* TLS: cookies get Secure */
 	audit_t *audit;       /* the audit trail, or NULL (off) */
+	int external;         /* --auth external: only the discovery document */
+	auth_jwks_cache *client_jwks; /* backend clients' registered JWKS URLs */
+	http_limits *limits;  /* borrowed (oauth_set_limits); NULL: none */
 };
 
 /* Random values: 32 bytes from the OS, base64url (43 characters). */
@@ -120,6 +124,18 @@ void oauth_send_json(http_response *resp, int status, json_t *o);
 /* An OAuth error response (RFC 6749 5.2): {"error", "error_description"}.
  * invalid_client gets 401 and WWW-Authenticate. */
 void oauth_send_error(http_response *resp, int status, const char *error, const char *desc);
+
+/* The answer to a request over a rate limit or in login backoff: 429
+ * with Retry-After (RFC 6585 4). html: an error page (the browser
+ * endpoints); else an OAuth error (the token, introspection and
+ * revocation endpoints): RFC 6749 5.2 has no code for it, so
+ * "temporarily_unavailable" - RFC 6749 4.1.2.1's word for "cannot handle
+ * the request now" - rather than "invalid_request", which would tell the
+ * client its request was wrong and not to retry it, or RFC 8628's
+ * "slow_down", which means "poll the device code less often". why names
+ * the setting (client-safe). */
+void oauth_send_throttled(http_request *req, http_response *resp, oauth_t *o, int html, const char *why,
+			  unsigned retry_s);
 
 /* The form body of a POST: Content-Type must be form-urlencoded.
  * ERR_MEDIATYPE (wrong type), ERR_INVALID (undecodable), ERR_TOOBIG. */

@@ -140,32 +140,72 @@ static int tok_aud_ok(const json_t *aud, const char *want)
 	return 0;
 }
 
+/* The keys that verify c's assertions (a new reference): the registered
+ * JWK Set, or else the one at the registered JWKS URL, fetched over
+ * https and cached (jwks_cache.h; kid: refetched when it names a key the
+ * cached set lacks - the client rotated). */
+static int tok_client_keys(oauth_t *o, const auth_client *c, const json_t *hdr, json_t **keys, const char **why)
+{
+	int rc;
+
+	*keys = NULL;
+	if (c->jwks) {
+		*keys = json_incref(c->jwks);
+		return 0;
+	}
+	if (!c->jwks_url) {
+		*why = "no keys are registered for this client";
+		return ERR_UNAUTHORIZED;
+	}
+	rc = auth_jwks_cache_get(o->client_jwks, c->jwks_url, json_string_value(json_object_get(hdr, "kid")), keys);
+	if (rc == ERR_NOMEM)
+		return rc;
+	if (rc) {
+		*why = rc == ERR_FORBIDDEN ? "registered JWKS URL is not https" : "registered JWKS URL could not be fetched";
+		return ERR_UNAUTHORIZED;
+	}
+	return 0;
+}
+
 /* private_key_jwt (RFC 7523 3, SMART client-confidential-asymmetric):
  * signature by one of the client's registered keys (alg, kid and kty
  * rules in jose.h), iss = sub = client_id, aud = token URL, exp in the
  * next five minutes, jti never seen for this client while it lives. */
 static int tok_assertion(oauth_t *o, const auth_client *c, const char *jwt, const char **desc)
 {
-	json_t *hdr = NULL, *claims = NULL, *jku, *exp, *nbf;
+	json_t *hdr = NULL, *claims = NULL, *keys = NULL, *jku, *exp, *nbf;
 	const char *why = NULL, *jti;
 	char key[STORE_AUTH_KEY_MAX], hash[65];
 	int64_t now = oauth_now_us() / 1000000, e;
 	int rc = ERR_UNAUTHORIZED;
 
 	*desc = "client assertion rejected";
-	if (!c->jwks) {
+	if (!c->jwks && !c->jwks_url) {
 		*desc = "no keys are registered for this client";
 		goto fail;
 	}
 	if (jose_peek_header(jwt, &hdr))
 		goto fail;
-	/* A jku is never fetched; it may only name what was registered. */
+	/* A jku is never fetched; it may only name what was registered
+	 * (SMART client-confidential-asymmetric), and the keys then come
+	 * from the registered URL, not from the header. */
 	jku = json_object_get(hdr, "jku");
 	if (jku && (!json_is_string(jku) || !c->jwks_url || strcmp(json_string_value(jku), c->jwks_url) != 0)) {
 		why = "jku not registered";
 		goto fail;
 	}
-	if (jose_verify_assertion(jwt, c->jwks, &claims, &why))
+	rc = tok_client_keys(o, c, hdr, &keys, &why);
+	if (rc) {
+		if (rc != ERR_UNAUTHORIZED) {
+			/* our failure, not the client's: server_error (the
+			 * caller's contract names it ERR_DB) */
+			*desc = NULL;
+			rc = ERR_DB;
+		}
+		goto fail;
+	}
+	rc = ERR_UNAUTHORIZED;
+	if (jose_verify_assertion(jwt, keys, &claims, &why))
 		goto fail;
 	if (strcmp(oauth_jstr(claims, "iss"), c->id) != 0 || strcmp(oauth_jstr(claims, "sub"), c->id) != 0) {
 		why = "iss/sub";
@@ -224,6 +264,7 @@ fail:
 		log_info("msg=\"oauth client assertion rejected\" client=%s why=\"%s\"", id, why);
 	}
 	json_decref(hdr);
+	json_decref(keys);
 	json_decref(claims);
 	return rc;
 }
@@ -751,6 +792,22 @@ void oauth_token(oauth_t *o, http_request *req, http_response *resp)
 		goto out;
 	}
 	oauth_cors_client(req, resp, &c);
+	/* Per client only once the client proved who it is: a public
+	 * client's id is no credential, and charging it would let anyone
+	 * spend a popular app's budget (its requests are limited per
+	 * address instead). */
+	if (method != OAUTH_CAUTH_NONE) {
+		unsigned retry_s = 0;
+		if (http_limits_client(o->limits, HTTP_LIMIT_AUTH, req, c.id, &retry_s)) {
+			char logid[64];
+			oauth_send_throttled(req, resp, o, 0, "too many token requests for this client (rate_auth_client)",
+					     retry_s);
+			oauth_log_safe(c.id, logid, sizeof logid);
+			log_info("msg=\"oauth token\" client=%s outcome=throttled limit=rate_auth_client", logid);
+			auth_client_fini(&c);
+			return;
+		}
+	}
 	if (strcmp(grant, "authorization_code") == 0) {
 		tok_code(o, req, resp, ps, n, &c);
 	} else if (strcmp(grant, "refresh_token") == 0) {

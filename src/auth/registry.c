@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* Bounds on what a client registers (an admin types these, but a record
@@ -357,7 +358,9 @@ static int reg_client_to_json(const auth_client *c, json_t **out)
 	}
 	if (c->jwks && !reg_jwks_ok(c->jwks))
 		goto out;
-	if (c->jwks_url && reg_url_origin(c->jwks_url, NULL, 0))
+	/* The keys are fetched from a JWKS URL (oauth_token.c): https only,
+	 * as SMART client-confidential-asymmetric registers it. */
+	if (c->jwks_url && (strncasecmp(c->jwks_url, "https://", 8) != 0 || reg_url_origin(c->jwks_url, NULL, 0)))
 		goto out;
 	if (c->launch_url && reg_url_origin(c->launch_url, NULL, 0))
 		goto out;

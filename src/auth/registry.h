@@ -44,7 +44,8 @@ typedef struct auth_client {
 	char *scope;            /* the most this client may be granted */
 	char secret_hash[65];   /* confidential: SHA-256 hex of the secret; "" otherwise */
 	json_t *jwks;           /* asymmetric auth: registered JWK Set, or NULL */
-	char *jwks_url;         /* registered JWKS URL, or NULL (a `jku` must equal it) */
+	char *jwks_url;         /* registered https JWKS URL, or NULL: without jwks, the
+				 * keys are fetched from it; a `jku` must equal it */
 	char *launch_url;       /* EHR launch URL, or NULL */
 	char **origins;         /* CORS origins: scheme://host[:port] of the redirect URIs */
 	size_t norigins;
@@ -58,8 +59,8 @@ int auth_client_get(store_t *s, const char *id, auth_client *out);
 /* Registers c (ERR_CONFLICT when the id exists; ERR_INVALID for an id not
  * matching [A-Za-z0-9._~-]{1,128}, a public/confidential client without a
  * redirect URI, a redirect URI that is not an absolute http(s) URL
- * without fragment, an unparsable scope, a backend client without jwks
- * or jwks_url). For a confidential client a secret is generated, its hash
+ * without fragment, a jwks_url that is not https, an unparsable scope, a
+ * backend client without jwks or jwks_url). For a confidential client a secret is generated, its hash
  * stored and the secret written to secret_out (cap >= 64); otherwise
  * secret_out gets "". */
 int auth_client_add(store_t *s, const auth_client *c, char *secret_out, size_t cap);

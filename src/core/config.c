@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum cfg_kind { CFG_STR, CFG_SIZE, CFG_UINT, CFG_BOOL, CFG_AUTH, CFG_AUDIT };
 
@@ -36,7 +37,7 @@ static const struct cfg_row cfg_rows[] = {
 	  "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-AES-128-CBC:-AES-256-CBC:-CAMELLIA-128-CBC:-CAMELLIA-256-CBC:-SHA1:-RSA:-DHE-RSA:-DHE-DSS:%SERVER_PRECEDENCE",
 	  "GnuTLS priority string (TLS 1.2/1.3, AEAD ciphers, forward secrecy)" },
 	{ "port_file", CFG_STR, O(port_file), 0, 0, "", "write the bound port to this file once listening" },
-	{ "auth", CFG_AUTH, O(auth), 0, 0, "smart", "authorization: smart (the built-in SMART App Launch server) or off (loopback only, development)" },
+	{ "auth", CFG_AUTH, O(auth), 0, 0, "smart", "authorization: smart (the built-in SMART App Launch server), external (tokens of another authorization server) or off (loopback only, development)" },
 	{ "issuer", CFG_STR, O(issuer), 0, 0, "", "OAuth issuer URL (default: the base URL's origin + /auth)" },
 	{ "access_ttl_s", CFG_UINT, O(access_ttl_s), 60, 86400, "3600", "access token lifetime in seconds" },
 	{ "refresh_ttl_s", CFG_UINT, O(refresh_ttl_s), 60, 31536000, "2592000", "offline_access refresh token lifetime in seconds" },
@@ -44,6 +45,19 @@ static const struct cfg_row cfg_rows[] = {
 	{ "code_ttl_s", CFG_UINT, O(code_ttl_s), 10, 600, "60", "authorization code lifetime in seconds" },
 	{ "launch_ttl_s", CFG_UINT, O(launch_ttl_s), 10, 86400, "300", "EHR launch value lifetime in seconds" },
 	{ "login_ttl_s", CFG_UINT, O(login_ttl_s), 60, 3600, "600", "time a user has to finish login and consent" },
+	{ "external_issuer", CFG_STR, O(external_issuer), 0, 0, "", "auth external: the iss its tokens must carry (required)" },
+	{ "external_audience", CFG_STR, O(external_audience), 0, 0, "", "auth external: the aud its tokens must carry (default: the FHIR base URL)" },
+	{ "external_jwks_file", CFG_STR, O(external_jwks_file), 0, 0, "", "auth external: the authorization server's JWK Set, from a file" },
+	{ "external_jwks_url", CFG_STR, O(external_jwks_url), 0, 0, "", "auth external: ... or from this https URL (cached per Cache-Control)" },
+	{ "external_introspection_url", CFG_STR, O(external_introspection_url), 0, 0, "", "auth external: RFC 7662 introspection endpoint (for opaque tokens)" },
+	{ "external_client_id", CFG_STR, O(external_client_id), 0, 0, "", "auth external: our client id at the introspection endpoint" },
+	{ "external_client_secret", CFG_STR, O(external_client_secret), 0, 0, "", "auth external: our client secret there (prefer the config file or FHIRD_EXTERNAL_CLIENT_SECRET)" },
+	{ "external_ca_file", CFG_STR, O(external_ca_file), 0, 0, "", "extra trusted CAs (PEM) for outbound fetches: external JWKS/introspection, client JWKS URLs" },
+	{ "external_authorize_url", CFG_STR, O(external_authorize_url), 0, 0, "", "auth external: authorization endpoint to advertise in smart-configuration" },
+	{ "external_token_url", CFG_STR, O(external_token_url), 0, 0, "", "auth external: token endpoint to advertise in smart-configuration" },
+	{ "jwks_refetch_s", CFG_UINT, O(jwks_refetch_s), 1, 3600, "30", "a JWK Set fetched from a URL is fetched again for an unknown kid at most this often" },
+	{ "fetch_timeout_ms", CFG_UINT, O(fetch_timeout_ms), 100, 60000, "5000", "outbound fetches (JWKS, introspection): time for the whole exchange" },
+	{ "fetch_max_bytes", CFG_SIZE, O(fetch_max_bytes), 1024, 1 << 24, "1048576", "outbound fetches: largest response body" },
 	{ "insecure_http", CFG_BOOL, O(insecure_http), 0, 1, "false", "allow plain HTTP on a non-loopback address" },
 	{ "max_body_bytes", CFG_SIZE, O(max_body_bytes), 1024, 1ULL << 32, "16777216", "largest request body (413 beyond)" },
 	{ "max_header_bytes", CFG_SIZE, O(max_header_bytes), 16384, 1 << 22, "65536", "per-connection memory for the request line, query and headers" },
@@ -52,6 +66,26 @@ static const struct cfg_row cfg_rows[] = {
 	{ "max_conn_per_ip", CFG_UINT, O(max_conn_per_ip), 0, 100000, "128", "connections per client address (0 = unlimited)" },
 	{ "max_connections", CFG_UINT, O(max_connections), 1, 1000000, "1024", "connections in total" },
 	{ "conn_timeout_s", CFG_UINT, O(conn_timeout_s), 1, 3600, "30", "idle/slow connection timeout in seconds" },
+	{ "header_timeout_s", CFG_UINT, O(header_timeout_s), 1, 3600, "20", "a request's line and headers must arrive within this many seconds of the connection opening or the previous response (slowloris)" },
+	{ "body_min_rate", CFG_UINT, O(body_min_rate), 0, 1000000000, "500", "after header_timeout_s, a request body must average this many bytes per second (0 = only conn_timeout_s)" },
+	{ "rate_api_addr", CFG_UINT, O(rate_api_addr), 0, 10000000, "1000", "FHIR requests per second per client address (429 beyond; 0 = no limit)" },
+	{ "rate_api_addr_burst", CFG_UINT, O(rate_api_addr_burst), 1, 100000000, "2000", "burst of FHIR requests per client address" },
+	{ "rate_api_client", CFG_UINT, O(rate_api_client), 0, 10000000, "2000", "FHIR requests per second per OAuth client (429 beyond; 0 = no limit)" },
+	{ "rate_api_client_burst", CFG_UINT, O(rate_api_client_burst), 1, 100000000, "4000", "burst of FHIR requests per OAuth client" },
+	{ "rate_auth_addr", CFG_UINT, O(rate_auth_addr), 0, 10000000, "20", "authorization server (/auth) requests per second per client address (0 = no limit)" },
+	{ "rate_auth_addr_burst", CFG_UINT, O(rate_auth_addr_burst), 1, 100000000, "60", "burst of /auth requests per client address" },
+	{ "rate_auth_client", CFG_UINT, O(rate_auth_client), 0, 10000000, "50", "token requests per second per OAuth client (0 = no limit)" },
+	{ "rate_auth_client_burst", CFG_UINT, O(rate_auth_client_burst), 1, 100000000, "200", "burst of token requests per OAuth client" },
+	{ "rate_exempt_loopback", CFG_BOOL, O(rate_exempt_loopback), 0, 1, "true", "loopback clients (local tools, benchmarks, a proxy on the same host) pass the rate limits and the per-address login backoff" },
+	{ "limit_table_entries", CFG_UINT, O(limit_table_entries), 64, 16777216, "16384", "entries of each rate-limit and login-backoff table (least recently used evicted)" },
+	{ "login_free_failures", CFG_UINT, O(login_free_failures), 1, 10000, "5", "failed logins per account after which each next attempt must wait (429)" },
+	{ "login_addr_free_failures", CFG_UINT, O(login_addr_free_failures), 1, 100000, "20", "failed logins per client address after which each next attempt must wait (429)" },
+	{ "login_backoff_ms", CFG_UINT, O(login_backoff_ms), 1, 3600000, "1000", "first login delay; doubles with each further failure" },
+	{ "login_backoff_max_s", CFG_UINT, O(login_backoff_max_s), 1, 86400, "900", "longest login delay (no account is ever locked for longer)" },
+	{ "login_window_s", CFG_UINT, O(login_window_s), 1, 604800, "900", "failed logins are forgotten this long after the last delay ended" },
+	{ "login_max_concurrent", CFG_UINT, O(login_max_concurrent), 0, 4096, "0", "simultaneous password checks, 64 MiB each (0 = twice the CPUs)" },
+	{ "login_queue_ms", CFG_UINT, O(login_queue_ms), 0, 60000, "1000", "how long a login waits for a password-check slot before 503" },
+	{ "db_statement_timeout_ms", CFG_UINT, O(db_statement_timeout_ms), 0, 3600000, "10000", "database time one request may spend on read connections (400 too-costly beyond; 0 = no limit)" },
 	{ "threads", CFG_UINT, O(threads), 1, 256, "16", "HTTP worker threads (writers wait on group commit: more threads, bigger batches)" },
 	{ "db_readers", CFG_UINT, O(db_readers), 0, 1024, "0", "read connections; requests wait for a free one (0: twice the CPUs, at least 4)" },
 	{ "page_default", CFG_UINT, O(page_default), 1, 100000, "20", "page size when _count is absent" },
@@ -135,6 +169,8 @@ int config_set(config_t *c, const char *key, const char *value, char *err, size_
 			*(int *)(base + r->off) = CONFIG_AUTH_OFF;
 		else if (!strcmp(value, "smart"))
 			*(int *)(base + r->off) = CONFIG_AUTH_SMART;
+		else if (!strcmp(value, "external"))
+			*(int *)(base + r->off) = CONFIG_AUTH_EXTERNAL;
 		else
 			goto bad;
 		return 0;
@@ -307,6 +343,63 @@ int config_host_is_loopback(const char *host)
 	return 0;
 }
 
+/* An outbound URL: https://, or http:// to a loopback host (tests,
+ * a sidecar). The full parse happens when it is used (http/client.c). */
+static int cfg_outbound_url_ok(const char *u)
+{
+	char host[256];
+	const char *h, *e;
+
+	if (strncasecmp(u, "https://", 8) == 0)
+		return u[8] != '\0';
+	if (strncasecmp(u, "http://", 7) != 0)
+		return 0;
+	h = u + 7;
+	if (*h == '[') {
+		h++;
+		e = strchr(h, ']');
+	} else {
+		e = h + strcspn(h, ":/?#");
+	}
+	if (!e || e == h || (size_t)(e - h) >= sizeof host)
+		return 0;
+	memcpy(host, h, (size_t)(e - h));
+	host[e - h] = '\0';
+	return config_host_is_loopback(host);
+}
+
+/* The combinations --auth external needs (see config.h). */
+static int cfg_external_check(const config_t *c, char *err, size_t errlen)
+{
+	const char *urls[] = { c->external_jwks_url, c->external_introspection_url };
+	const char *names[] = { "external_jwks_url", "external_introspection_url" };
+
+	if (!*c->external_issuer) {
+		snprintf(err, errlen, "--auth external needs --external-issuer (the iss of its tokens)");
+		return ERR_INVALID;
+	}
+	if (!*c->external_jwks_file && !*c->external_jwks_url && !*c->external_introspection_url) {
+		snprintf(err, errlen,
+			 "--auth external needs --external-jwks-file, --external-jwks-url or --external-introspection-url");
+		return ERR_INVALID;
+	}
+	if (*c->external_jwks_file && *c->external_jwks_url) {
+		snprintf(err, errlen, "give --external-jwks-file or --external-jwks-url, not both");
+		return ERR_INVALID;
+	}
+	/* RFC 7662 2.1: the introspection endpoint requires authorization */
+	if (*c->external_introspection_url && (!*c->external_client_id || !*c->external_client_secret)) {
+		snprintf(err, errlen, "--external-introspection-url needs --external-client-id and --external-client-secret");
+		return ERR_INVALID;
+	}
+	for (size_t i = 0; i < 2; i++)
+		if (*urls[i] && !cfg_outbound_url_ok(urls[i])) {
+			snprintf(err, errlen, "%s must be an https:// URL (http:// only to a loopback address)", names[i]);
+			return ERR_INVALID;
+		}
+	return 0;
+}
+
 int config_finish(config_t *c, char *err, size_t errlen)
 {
 	const char *l = c->listen, *colon, *hs, *he;
@@ -349,6 +442,8 @@ int config_finish(config_t *c, char *err, size_t errlen)
 			return ERR_INVALID;
 		}
 	}
+	if (c->auth == CONFIG_AUTH_EXTERNAL && cfg_external_check(c, err, errlen))
+		return ERR_INVALID;
 	if (c->audit == CONFIG_AUDIT_AUTO)
 		c->audit = c->auth == CONFIG_AUTH_OFF ? CONFIG_AUDIT_OFF : CONFIG_AUDIT_ON;
 	if (c->page_default > c->page_max) {

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-enum config_auth { CONFIG_AUTH_OFF = 0, CONFIG_AUTH_SMART = 1 };
+enum config_auth { CONFIG_AUTH_OFF = 0, CONFIG_AUTH_SMART = 1, CONFIG_AUTH_EXTERNAL = 2 };
 
 /* audit: auto is on with --auth smart and off with --auth off (where
  * every request is anonymous and full-access anyway); config_finish()
@@ -41,6 +41,20 @@ typedef struct config {
 	unsigned code_ttl_s;   /* authorization code lifetime */
 	unsigned launch_ttl_s; /* EHR launch value lifetime */
 	unsigned login_ttl_s;  /* pending authorization request lifetime */
+	/* --auth external: tokens of another authorization server */
+	char *external_issuer;            /* required iss */
+	char *external_audience;          /* required aud ("" = base_url) */
+	char *external_jwks_file;         /* its JWK Set, from a file */
+	char *external_jwks_url;          /* ... or fetched from a URL */
+	char *external_introspection_url; /* RFC 7662 endpoint */
+	char *external_client_id;         /* our credentials there */
+	char *external_client_secret;
+	char *external_ca_file;           /* extra trust anchors for every outbound fetch */
+	char *external_authorize_url;     /* advertised in smart-configuration */
+	char *external_token_url;
+	unsigned fetch_timeout_ms;        /* outbound fetches: whole exchange */
+	unsigned jwks_refetch_s;          /* unknown kid: refetch a JWKS URL at most this often */
+	size_t fetch_max_bytes;           /* outbound fetches: largest body */
 	int insecure_http;     /* allow plain HTTP on non-loopback */
 	size_t max_body_bytes;
 	size_t max_header_bytes;
@@ -49,6 +63,27 @@ typedef struct config {
 	unsigned max_conn_per_ip;
 	unsigned max_connections;
 	unsigned conn_timeout_s;
+	/* abuse limits (docs/limits.md) */
+	unsigned header_timeout_s;       /* request line + headers, from connection open / last response */
+	unsigned body_min_rate;          /* body bytes per second a request must average (0: no deadline) */
+	unsigned rate_api_addr;          /* FHIR requests per second per client address (0: no limit) */
+	unsigned rate_api_addr_burst;
+	unsigned rate_api_client;        /* FHIR requests per second per OAuth client */
+	unsigned rate_api_client_burst;
+	unsigned rate_auth_addr;         /* /auth requests per second per client address */
+	unsigned rate_auth_addr_burst;
+	unsigned rate_auth_client;       /* token requests per second per OAuth client */
+	unsigned rate_auth_client_burst;
+	int rate_exempt_loopback;        /* loopback clients pass the rate limits and address backoff */
+	unsigned limit_table_entries;    /* entries per rate-limit / backoff table */
+	unsigned login_free_failures;    /* failed logins per account before delays begin */
+	unsigned login_addr_free_failures; /* failed logins per address before delays begin */
+	unsigned login_backoff_ms;       /* first delay; doubles with each further failure */
+	unsigned login_backoff_max_s;    /* longest delay */
+	unsigned login_window_s;         /* failures forgotten this long after the last delay */
+	unsigned login_max_concurrent;   /* simultaneous password checks (0: twice the CPUs) */
+	unsigned login_queue_ms;         /* how long a login waits for a password-check slot */
+	unsigned db_statement_timeout_ms;/* database time per request on read connections (0: none) */
 	unsigned threads;
 	unsigned db_readers;       /* read connections (0: automatic) */
 	unsigned page_default;     /* _count when absent */
@@ -92,7 +127,10 @@ int config_flag_key(const char *flag, char *key, size_t keylen, int *is_bool);
 
 /* Derives listen_host/port, base_url/base_path, and checks combinations
  * (cert without key, auth off on a non-loopback address, plain HTTP on a
- * non-loopback address without insecure_http). */
+ * non-loopback address without insecure_http; auth external without an
+ * issuer, without any of jwks file/jwks URL/introspection URL, with both
+ * a jwks file and URL, introspection without client credentials, an
+ * outbound URL that is neither https:// nor http:// to loopback). */
 int config_finish(config_t *c, char *err, size_t errlen);
 
 /* Sets issuer to base_url's origin + "/auth" (again after main settles

@@ -33,6 +33,12 @@ static const struct err_row err_rows[] = {
 	{ ERR_INTERNAL, 500, "exception", "ERR_INTERNAL", "Internal server error" },
 	{ ERR_BUSY, 503, "transient", "ERR_BUSY", "The server is busy; try again" },
 	{ ERR_URITOOLONG, 414, "too-long", "ERR_URITOOLONG", "The request URL is too long" },
+	/* RFC 6585 4; FHIR issue-type "throttled": load management */
+	{ ERR_THROTTLED, 429, "throttled", "ERR_THROTTLED", "Too many requests; retry after the time in Retry-After" },
+	/* The request itself is too expensive (retrying it would cost the
+	 * same), so a client error rather than 503: narrow the search. */
+	{ ERR_TOOCOSTLY, 400, "too-costly", "ERR_TOOCOSTLY",
+	  "The request needs more database time than this server allows (db_statement_timeout_ms); narrow it" },
 };
 
 static const struct err_row *err_row_find(int err)

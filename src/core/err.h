@@ -30,7 +30,9 @@ enum {
 	ERR_INTERNAL = -17,     /* bug or unexpected library failure     500 */
 	ERR_BUSY = -18,         /* overloaded, try again                 503 */
 	ERR_URITOOLONG = -19,   /* request URL over the limit            414 */
-	ERR__COUNT = 20
+	ERR_THROTTLED = -20,    /* a rate limit or login backoff applies 429 */
+	ERR_TOOCOSTLY = -21,    /* the database statement time limit     400 */
+	ERR__COUNT = 22
 };
 
 /* HTTP status for an error (200 for ERR_OK, 500 for unknown values). */

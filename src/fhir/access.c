@@ -113,21 +113,24 @@ int fhir_access_url(fhir_req *fr)
 }
 
 /* 1 when rows reference Patient/patient through one of type's compartment
- * parameters. */
+ * parameters AND name no other patient through any reference: a confined
+ * writer may not put another patient's reference anywhere in a resource
+ * (subject A with performer B would place it in B's compartment too). */
 static int access_rows_in_compartment(const char *type, const search_rows *rows, const char *patient)
 {
 	const char *const *codes = search_compartment_params(type);
+	int mine = 0;
 	for (size_t i = 0; codes && i < rows->n; i++) {
 		const search_row *w = &rows->v[i];
 		const search_param *p = &search_params[w->p];
-		if (w->kind != SEARCH_ROW_REFERENCE || !w->sys || strcmp(w->sys, "Patient") != 0 || !w->code ||
-		    strcmp(w->code, patient) != 0)
+		if (w->kind != SEARCH_ROW_REFERENCE || !w->sys || strcmp(w->sys, "Patient") != 0 || !w->code)
 			continue;
-		for (size_t c = 0; codes[c]; c++)
-			if (!strcmp(codes[c], p->code))
-				return 1;
+		if (strcmp(w->code, patient) != 0)
+			return 0;
+		for (size_t c = 0; codes[c] && !mine; c++)
+			mine = !strcmp(codes[c], p->code);
 	}
-	return 0;
+	return mine;
 }
 
 int fhir_access_write(fhir_req *fr, const char *type, unsigned letter, fhir_write *w, store_op_t *op,

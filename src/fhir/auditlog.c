@@ -177,7 +177,7 @@ void fhir_audit_record(fhir_req *fr)
 	ev.client_id = acc->full ? NULL : acc->client_id;
 	ev.subject = alog_subject(acc);
 	ev.fhir_user = acc->fhir_user;
-	ev.address = fr->http->peer;
+	ev.address = fr->http->peer_text;
 	ev.entity_type = type;
 	if (!r->ctype)
 		ev.entity_id = r->id;
@@ -272,7 +272,7 @@ void fhir_audit_tx_entry(fhir_req *fr, const store_op_t *op, int status)
 	ev.client_id = acc->full ? NULL : acc->client_id;
 	ev.subject = alog_subject(acc);
 	ev.fhir_user = acc->fhir_user;
-	ev.address = fr->http->peer;
+	ev.address = fr->http->peer_text;
 	ev.entity_type = op->type;
 	ev.entity_id = op->result.id[0] ? op->result.id : op->id;
 	/* the rows written with the version already name its patient */

@@ -135,7 +135,7 @@ static json_t *bundle_subrequest(fhir_req *fr, const char *method, const char *u
 	sub.nparams = t.nparams;
 	sub.body = payload ? payload : "";
 	sub.is_tls = fr->http->is_tls;
-	sub.peer = fr->http->peer;
+	sub.peer_text = fr->http->peer_text; /* for the audit trail */
 	sub.conn = fr->http->conn;
 	sub.is_sub = 1;
 	sub.sub_hname = hname;
@@ -421,8 +421,28 @@ static int tx_condref_one(void *ctx, const char *ref)
 		c->failed = diag ? diag : "Malformed conditional reference";
 		return c->err = ERR_INVALID;
 	}
+	if (!c->fr->access.full) {
+		/* A confined token resolves references only to what it may see:
+		 * criteria naming another patient's record match nothing, exactly
+		 * like criteria that match nothing (no lookup oracle). */
+		auth_decision d;
+		if (auth_decide(&c->fr->access, c->fr->http->arena, t->name, SCOPE_S, &d)) {
+			c->failed = "The access token does not allow searching this resource type";
+			return c->err = ERR_FORBIDDEN;
+		}
+		cond.comp_id = d.patient;
+	}
 	if (store_match(c->fr->app->store, t->name, &cond, ids, 2, &m))
 		return c->err = ERR_DB;
+	if (m >= 1 && cond.comp_id && !strcmp(t->name, "Patient")) {
+		/* the Patient compartment of a Patient search also holds the
+		 * patients that link to it: only the token's own record counts */
+		size_t k = 0;
+		for (size_t i = 0; i < m; i++)
+			if (!strcmp(ids[i], cond.comp_id))
+				memmove(ids[k++], ids[i], sizeof ids[i]);
+		m = k;
+	}
 	if (m != 1) {
 		c->failed = m ? "A conditional reference matched more than one resource"
 			      : "A conditional reference matched no resource";
@@ -799,7 +819,7 @@ void fhir_bundle(fhir_req *fr)
 		goto out;
 	}
 	if (json_array_size(entries) > fr->app->cfg->max_bundle_entries) {
-		fhir_send_error(fr, ERR_TOOBIG, "The Bundle has more entries than this server accepts", "Bundle.entry");
+		fhir_send_error(fr, ERR_TOOBIG, "The Bundle has more entries than this server accepts (max_bundle_entries)", "Bundle.entry");
 		goto out;
 	}
 	if (!entries) {

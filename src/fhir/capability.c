@@ -93,24 +93,31 @@ int fhir_capability_build(fhir_app *app)
 	fmt = NULL;
 
 	json_object_set_new(rest, "mode", json_string("server"));
-	if (app->cfg->auth == CONFIG_AUTH_SMART) {
+	if (app->cfg->auth != CONFIG_AUTH_OFF) {
 		/* SMART App Launch 2.2 conformance: the SMART-on-FHIR service and
 		 * the oauth-uris extension, the same URLs as
-		 * .well-known/smart-configuration. */
-		const char *iss = app->cfg->issuer;
+		 * .well-known/smart-configuration: ours, or with --auth external
+		 * those configured for the other server. */
+		const config_t *cfg = app->cfg;
+		int ext = cfg->auth == CONFIG_AUTH_EXTERNAL;
+		const char *iss = cfg->issuer;
 		char u[4][600];
 		static const char *const names[4] = { "authorize", "token", "introspect", "revoke" };
-		json_t *sec = json_object(), *ext = json_object(), *inner = json_array(), *svc = json_array();
-		snprintf(u[0], sizeof u[0], "%s/authorize", iss);
-		snprintf(u[1], sizeof u[1], "%s/token", iss);
-		snprintf(u[2], sizeof u[2], "%s/introspect", iss);
-		snprintf(u[3], sizeof u[3], "%s/revoke", iss);
+		json_t *sec = json_object(), *ext_o = json_object(), *inner = json_array(), *svc = json_array();
+		snprintf(u[0], sizeof u[0], "%s%s", ext ? cfg->external_authorize_url : iss, ext ? "" : "/authorize");
+		snprintf(u[1], sizeof u[1], "%s%s", ext ? cfg->external_token_url : iss, ext ? "" : "/token");
+		snprintf(u[2], sizeof u[2], "%s%s", ext ? cfg->external_introspection_url : iss, ext ? "" : "/introspect");
+		snprintf(u[3], sizeof u[3], "%s%s", ext ? "" : iss, ext ? "" : "/revoke");
 		for (int i = 0; i < 4; i++)
-			json_array_append_new(inner, json_pack("{s:s,s:s}", "url", names[i], "valueUri", u[i]));
-		json_object_set_new(ext, "url",
+			if (u[i][0])
+				json_array_append_new(inner, json_pack("{s:s,s:s}", "url", names[i], "valueUri", u[i]));
+		json_object_set_new(ext_o, "url",
 				    json_string("http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"));
-		json_object_set_new(ext, "extension", inner);
-		json_object_set_new(sec, "extension", json_pack("[o]", ext));
+		json_object_set_new(ext_o, "extension", inner);
+		if (json_array_size(inner))
+			json_object_set_new(sec, "extension", json_pack("[o]", ext_o));
+		else
+			json_decref(ext_o);
 		json_array_append_new(
 			svc, json_pack("{s:[{s:s,s:s,s:s}],s:s}", "coding", "system",
 				       "http://terminology.hl7.org/CodeSystem/restful-security-service", "code",
@@ -118,9 +125,12 @@ int fhir_capability_build(fhir_app *app)
 		json_object_set_new(sec, "service", svc);
 		json_object_set_new(sec, "cors", json_true());
 		json_object_set_new(sec, "description",
-				    json_string("SMART App Launch 2.2 (v1 and v2 scopes, PKCE S256, refresh token "
-						"rotation, OpenID Connect, Backend Services). Every request but metadata "
-						"and the discovery documents needs a bearer token."));
+				    json_string(ext ? "Access tokens of an external authorization server (SMART scopes, v1 "
+						      "and v2). Every request but metadata and the discovery document needs a "
+						      "bearer token." :
+						      "SMART App Launch 2.2 (v1 and v2 scopes, PKCE S256, refresh token "
+						      "rotation, OpenID Connect, Backend Services). Every request but metadata "
+						      "and the discovery documents needs a bearer token."));
 		json_object_set_new(rest, "security", sec);
 	}
 	json_object_set_new(rest, "documentation",

@@ -124,11 +124,19 @@ static void fhir_dispatch(fhir_req *fr)
 	}
 }
 
-void fhir_handle(void *appv, http_request *req, http_response *resp)
+/* 429 with Retry-After (RFC 6585 4) and an OperationOutcome naming the
+ * setting that applies. */
+static void fhir_throttled(fhir_req *fr, const char *diag, unsigned retry_s)
 {
-	fhir_app *app = appv;
+	fhir_send_error(fr, ERR_THROTTLED, diag, NULL);
+	http_response_header(fr->resp, "Retry-After", http_limits_retry_after(fr->http->arena, retry_s));
+}
+
+static void fhir_handle_one(fhir_app *app, http_request *req, http_response *resp)
+{
 	fhir_req fr;
 	auth_target target;
+	unsigned retry_s = 0;
 	int rc;
 
 	memset(&fr, 0, sizeof fr);
@@ -137,7 +145,19 @@ void fhir_handle(void *appv, http_request *req, http_response *resp)
 	fr.resp = resp;
 
 	if (req->pre_error) {
-		fhir_send_error(&fr, req->pre_error, NULL, NULL);
+		/* name the setting, so that a client (or its operator) knows which */
+		const char *diag = NULL;
+		if (req->pre_error == ERR_TOOBIG)
+			diag = "The request body is larger than this server accepts (max_body_bytes)";
+		else if (req->pre_error == ERR_URITOOLONG)
+			diag = "The request URL is longer than this server accepts (max_url_bytes, or over 256 parameters)";
+		fhir_send_error(&fr, req->pre_error, diag, NULL);
+		return;
+	}
+	/* Before the token is verified: an address flooding us with bad
+	 * tokens is stopped before the RSA and revocation work. */
+	if (!req->is_sub && http_limits_addr(app->limits, HTTP_LIMIT_API, req, &retry_s)) {
+		fhir_throttled(&fr, "Too many requests from this address (rate_api_addr); retry later", retry_s);
 		return;
 	}
 	rc = fhir_route_parse(app, req, &fr.route);
@@ -169,7 +189,23 @@ void fhir_handle(void *appv, http_request *req, http_response *resp)
 	rc = auth_request_authorize(app->auth, req, &target, &fr.access);
 	if (rc)
 		fhir_send_error(&fr, rc, NULL, NULL);
+	else if (!req->is_sub && http_limits_client(app->limits, HTTP_LIMIT_API, req, fr.access.client_id, &retry_s))
+		fhir_throttled(&fr, "Too many requests from this application (rate_api_client); retry later", retry_s);
 	else
 		fhir_dispatch(&fr);
 	fhir_audit_record(&fr);
+}
+
+void fhir_handle(void *appv, http_request *req, http_response *resp)
+{
+	fhir_app *app = appv;
+
+	/* A Bundle's entries run inside their Bundle's budget. */
+	if (req->is_sub) {
+		fhir_handle_one(app, req, resp);
+		return;
+	}
+	store_deadline_begin(app->store);
+	fhir_handle_one(app, req, resp);
+	store_deadline_end(app->store);
 }

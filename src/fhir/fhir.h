@@ -3,9 +3,11 @@
  * answered (hl7.org/fhir/R4/http.html).
  *
  * fhir_handle() is the http_handler_fn of the server. Its pipeline:
- *   listener limits (pre_error) -> route (route.c) -> content negotiation
- *   (format.c) -> authorization (auth/) -> interaction handler (rest.c,
- *   history.c, capability.c) -> response.
+ *   listener limits (pre_error) -> rate limit per address -> route
+ *   (route.c) -> content negotiation (format.c) -> authorization (auth/)
+ *   -> rate limit per client -> interaction handler (rest.c, history.c,
+ *   capability.c) -> response. The whole request shares one database
+ *   time budget (store_deadline_begin, db_statement_timeout_ms).
  * There is no other path to a handler, so no handler can run unauthorized.
  *
  * Ownership: the fhir_app and everything it points to outlive all requests
@@ -18,6 +20,7 @@
 #include "auth/auth.h"
 #include "core/config.h"
 #include "http/http.h"
+#include "http/limits.h"
 #include "store/store.h"
 #include "types.h"
 
@@ -36,6 +39,7 @@ typedef struct fhir_app {
 	char *capability;      /* CapabilityStatement JSON, built once at start */
 	size_t capability_len;
 	unsigned char cursor_key[32]; /* HMAC key for paging cursors, random per process */
+	http_limits *limits;   /* rate limits (NULL: none) */
 } fhir_app;
 
 enum fhir_interaction {

@@ -133,7 +133,7 @@ static int format_json_parse(const char *body, size_t len, unsigned max_depth, a
 		return ERR_INVALID;
 	}
 	if (!format_depth_ok(body, len, max_depth)) {
-		*diag = "The JSON is nested too deeply";
+		*diag = "The JSON is nested too deeply (max_json_depth)";
 		return ERR_INVALID;
 	}
 	v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -531,7 +531,7 @@ static int srch_include_one(struct srch *s, const search_include *inc, const sto
 	search_rows rows = { 0 };
 	int rc = 0;
 
-	if (strcmp(inc->src_type, src->type) != 0 || !src->body)
+	if ((inc->src_type && strcmp(inc->src_type, src->type) != 0) || !src->body)
 		return 0;
 	r = json_loadb(src->body, src->body_len, 0, NULL);
 	if (!r)
@@ -583,7 +583,7 @@ static int srch_revinclude_one(struct srch *s, const search_include *inc, const 
 
 	if (inc->param) {
 		ids[np++] = search_param_id(inc->param);
-	} else {
+	} else if (inc->src_type) {
 		search_params_of(inc->src_type, &first, &n);
 		for (size_t i = first; i < first + n && np < 512; i++)
 			if (search_params[i].type == SEARCH_T_REFERENCE)
@@ -600,7 +600,9 @@ static int srch_revinclude_one(struct srch *s, const search_include *inc, const 
 		*capped = 1;
 	for (size_t i = 0; !rc && i < got; i++) {
 		int added;
-		if (strcmp(items[i].type, inc->src_type) != 0)
+		/* "_revinclude=*": every referring type (np = 0: any reference
+		 * parameter); otherwise only the named source type */
+		if (inc->src_type && strcmp(items[i].type, inc->src_type) != 0)
 			continue;
 		if (!srch_may_include(s, &items[i]))
 			continue;

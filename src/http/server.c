@@ -13,13 +13,15 @@
  *   - URL length (414), body size (413: at once from Content-Length, or
  *     when a chunked body grows past it);
  *   - header memory (MHD_OPTION_CONNECTION_MEMORY_LIMIT; MHD answers 431),
- *   - connections in total and per client address, idle/slow timeout.
+ *   - connections in total and per client address, idle timeout, and a
+ *     deadline for each request's headers and body (guard.h: slowloris).
  */
 #include "http.h"
 
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "guard.h"
 #include "url.h"
 
 #include <arpa/inet.h>
@@ -49,6 +51,7 @@ struct http_server {
 	char *cert_pem;
 	char *key_pem;
 	size_t key_len;
+	http_guard *guard;
 };
 
 struct http_ctx {
@@ -165,6 +168,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 
 	if (!c)
 		return;
+	http_guard_idle(conn);
 	if (c->status == 0)
 		c->status = 499; /* client went away before a response */
 	http_log_access(c);
@@ -205,18 +209,38 @@ static enum MHD_Result http_queue(struct MHD_Connection *conn, struct http_ctx *
 	return ret;
 }
 
-/* The connection's peer address as text in the arena ("" if unknown). */
-static const char *http_peer(arena_t *a, struct MHD_Connection *conn)
+/* The client address of conn into req->peer (see http.h). */
+static void http_peer(struct MHD_Connection *conn, http_request *req)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	char buf[INET6_ADDRSTRLEN];
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa && sa->sa_family == AF_INET) {
+		memcpy(req->peer, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+		req->peer_len = 4;
+	} else if (sa && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		/* a dual-stack socket shows IPv4 clients as ::ffff:a.b.c.d */
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			memcpy(req->peer, a6->s6_addr + 12, 4);
+			req->peer_len = 4;
+		} else {
+			memcpy(req->peer, a6->s6_addr, 16);
+			req->peer_len = 16;
+		}
+	}
+}
+
+/* req->peer as text for the audit trail, in the arena ("" if unknown). */
+static const char *http_peer_text(arena_t *a, const http_request *req)
+{
+	char buf[INET6_ADDRSTRLEN];
 	const char *p = NULL;
 
-	if (sa && sa->sa_family == AF_INET)
-		p = inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, sizeof buf);
-	else if (sa && sa->sa_family == AF_INET6)
-		p = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, sizeof buf);
+	if (req->peer_len == 4)
+		p = inet_ntop(AF_INET, req->peer, buf, sizeof buf);
+	else if (req->peer_len == 16)
+		p = inet_ntop(AF_INET6, req->peer, buf, sizeof buf);
 	p = p ? arena_strdup(a, p) : NULL;
 	return p ? p : "";
 }
@@ -229,6 +253,7 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
 	const union MHD_ConnectionInfo *ci;
 	int rc = 0;
 
+	http_guard_busy(conn); /* no deadline while we work and the response goes out */
 	memset(&req, 0, sizeof req);
 	memset(&resp, 0, sizeof resp);
 	req.arena = &c->arena;
@@ -237,7 +262,8 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
 	req.pre_error = c->pre_error;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
 	req.is_tls = s->cert_pem != NULL && ci != NULL;
-	req.peer = http_peer(&c->arena, conn);
+	http_peer(conn, &req);
+	req.peer_text = http_peer_text(&c->arena, &req);
 	if (!req.pre_error) {
 		rc = http_target_parse(&c->arena, c->raw ? c->raw : "/", HTTP_MAX_PARAMS, &t);
 		if (rc) {
@@ -273,6 +299,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 	if (!c->started) {
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		c->started = 1;
+		http_guard_headers(conn);
 		snprintf(c->method, sizeof c->method, "%s", method);
 		if (cl) {
 			char *end;
@@ -287,6 +314,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		return MHD_YES;
 	}
 	if (*upload_data_size > 0) {
+		http_guard_body(conn, *upload_data_size);
 		if (!c->pre_error) {
 			int rc = buf_append(&c->body, upload_data, *upload_data_size);
 			if (rc) {
@@ -396,6 +424,7 @@ static void http_server_free(struct http_server *s)
 		return;
 	if (s->lfd >= 0)
 		close(s->lfd);
+	http_guard_free(s->guard);
 	free(s->cert_pem);
 	if (s->key_pem) {
 		explicit_bzero(s->key_pem, s->key_len);
@@ -428,6 +457,8 @@ int http_server_new(const config_t *cfg, http_handler_fn fn, void *app, http_ser
 		}
 	}
 	rc = http_listen_socket(cfg, &s->lfd, port_out);
+	if (!rc)
+		rc = http_guard_new(cfg->header_timeout_s, cfg->body_min_rate, &s->guard);
 	if (rc)
 		goto fail;
 	*out = s;
@@ -455,6 +486,10 @@ int http_server_start(http_server *s)
 		flags |= MHD_USE_TLS;
 	else
 		tls[0].option = MHD_OPTION_END;
+	if (http_guard_start(s->guard)) {
+		log_error("msg=\"cannot start the slow-client guard\"");
+		return ERR_IO;
+	}
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
 				MHD_OPTION_LISTEN_SOCKET, s->lfd,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
@@ -462,8 +497,12 @@ int http_server_start(http_server *s)
 				MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conn_per_ip,
 				MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout_s,
+				/* strict HTTP/1.1: Host required, no spaces in the request
+				 * target (RFC 9112 3: such a request line is invalid) */
+				MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 				MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
 				MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+				MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s->guard,
 				MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
 				MHD_OPTION_ARRAY, tls,
 				MHD_OPTION_END);

@@ -799,8 +799,8 @@ static int qp_pieces_count(struct qp *p)
 	}
 	p->npieces += len > 0;
 	if (k > p->lim->max_values) {
-		snprintf(msg, sizeof msg, "more than %u values separated by ','", p->lim->max_values);
-		rc = qp_bad(p, ERR_TOOBIG, msg, NULL, 0);
+		snprintf(msg, sizeof msg, "more than %u values separated by ',' (search_max_values)", p->lim->max_values);
+		rc = qp_bad(p, ERR_TOOCOSTLY, msg, NULL, 0);
 	}
 out:
 	return rc;
@@ -875,9 +875,9 @@ static int qp_node(struct qp *p, search_clause **out)
 
 	if (p->nodes >= p->lim->max_clauses) {
 		qp_quote(p->name, p->namelen, qn);
-		rc = qp_fail(p, ERR_TOOBIG,
-			     "more than %u search clauses (at \"%s\"; each chain hop and each target type "
-			     "of an untyped chain counts as one)",
+		rc = qp_fail(p, ERR_TOOCOSTLY,
+			     "more than %u search clauses (search_max_clauses; at \"%s\"; each chain hop and "
+			     "each target type of an untyped chain counts as one)",
 			     p->lim->max_clauses, qn);
 		goto out;
 	}
@@ -954,7 +954,7 @@ static int qp_alts(struct qp *p, const search_param *ref, const char *rest, size
 		if (!t)
 			break;
 		if (++p->work > QP_CHAIN_WORK) {
-			rc = qp_bad(p, ERR_TOOBIG, "chain has too many target types to try", NULL, 0);
+			rc = qp_bad(p, ERR_TOOCOSTLY, "chain has too many target types to try", NULL, 0);
 			goto out;
 		}
 		nodes0 = p->nodes;
@@ -1020,7 +1020,7 @@ static int qp_has(struct qp *p, const char *rt, const char *name, size_t len, un
 	else if (!qp_targets_has(ref, rt))
 		rc = qp_fail(p, ERR_INVALID, "_has: %s.%s does not refer to %s", htype, ref->code, rt);
 	else if (depth + 1 > p->lim->max_chain_depth)
-		rc = qp_bad(p, ERR_INVALID, "chain or _has nesting too deep", NULL, 0);
+		rc = qp_bad(p, ERR_INVALID, "chain or _has nesting too deep (search_chain_depth)", NULL, 0);
 	else
 		rc = qp_node(p, &c);
 	if (rc)
@@ -1082,7 +1082,7 @@ static int qp_name(struct qp *p, const char *rt, const char *name, size_t len, u
 			rc = qp_unsup(p, "\"%s\" is not a reference, or has a modifier, and cannot be chained",
 				      param->code);
 		else if (depth + 1 > p->lim->max_chain_depth)
-			rc = qp_bad(p, ERR_INVALID, "chain or _has nesting too deep", NULL, 0);
+			rc = qp_bad(p, ERR_INVALID, "chain or _has nesting too deep (search_chain_depth)", NULL, 0);
 		else
 			rc = qp_node(p, &c);
 		if (rc)
@@ -1133,7 +1133,7 @@ static int qp_clause(struct qp *p, int *kept)
 
 	*kept = 0;
 	if (qp_hops(p->name, p->namelen) > p->lim->max_chain_depth)
-		rc = qp_bad(p, ERR_INVALID, "chain or _has nesting deeper than the server allows", NULL, 0);
+		rc = qp_bad(p, ERR_INVALID, "chain or _has nesting deeper than the server allows (search_chain_depth)", NULL, 0);
 	else if (p->namelen > QP_NAME_MAX)
 		rc = qp_unsup(p, "parameter name longer than %d bytes", QP_NAME_MAX);
 	else
@@ -1382,7 +1382,7 @@ static int qp_include(struct qp *p, int rev, const char *mods, size_t modn)
 	}
 	inc.iterate = mods != NULL;
 	if (q->ninc >= p->lim->max_includes) {
-		rc = qp_fail(p, ERR_INVALID, "more than %u _include and _revinclude parameters",
+		rc = qp_fail(p, ERR_INVALID, "more than %u _include and _revinclude parameters (search_max_includes)",
 			     p->lim->max_includes);
 		goto out;
 	}

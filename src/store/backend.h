@@ -41,4 +41,11 @@ struct store_backend {
 
 extern const struct store_backend store_sqlite_backend;
 
+/* The calling thread's deadline from store_deadline_begin() (CLOCK_MONOTONIC
+ * microseconds), or 0 when none is set. */
+int64_t store_deadline_current(void);
+
+/* CLOCK_MONOTONIC in microseconds (the clock of deadlines). */
+int64_t store_mono_us(void);
+
 #endif

@@ -236,13 +236,38 @@ _Static_assert(SQ_NWRITE <= SQ_NWRITE_STMTS, "writer statement slots");
 struct sq_reader *sq_reader_get(struct sq *s)
 {
 	struct sq_reader *r;
+	int64_t dl = store_deadline_current();
+
 	pthread_mutex_lock(&s->rlock);
 	while (!s->free_readers)
 		pthread_cond_wait(&s->rcond, &s->rlock);
 	r = s->free_readers;
 	s->free_readers = r->next_free;
 	pthread_mutex_unlock(&s->rlock);
+	/* the request's deadline, or a whole timeout for this call alone */
+	r->deadline_us = dl ? dl : s->timeout_us ? store_mono_us() + s->timeout_us : 0;
 	return r;
+}
+
+/* SQLite's progress handler on read connections: nonzero interrupts the
+ * running statement (SQLITE_INTERRUPT). Called every SQ_PROGRESS_STEPS
+ * virtual-machine instructions, i.e. every few microseconds of work: the
+ * clock read is a vDSO call, cheap at that interval. */
+#define SQ_PROGRESS_STEPS 1000
+static int sq_progress(void *arg)
+{
+	const struct sq_reader *r = arg;
+	return r->deadline_us != 0 && store_mono_us() >= r->deadline_us;
+}
+
+int sq_read_error(sqlite3 *db, const char *what)
+{
+	if (sqlite3_errcode(db) == SQLITE_INTERRUPT) {
+		log_info("msg=\"statement time limit reached\" in=%s", what);
+		return ERR_TOOCOSTLY;
+	}
+	log_error("msg=\"%s failed\" err=\"%s\"", what, sqlite3_errmsg(db));
+	return ERR_DB;
 }
 
 void sq_reader_put(struct sq *s, struct sq_reader *r)
@@ -302,8 +327,7 @@ static int sq_read_common(struct sq *s, enum sq_read_stmt which, const char *typ
 	} else if (step == SQLITE_DONE) {
 		rc = ERR_NOTFOUND;
 	} else {
-		log_error("msg=\"read failed\" err=\"%s\"", sqlite3_errmsg(r->db));
-		rc = ERR_DB;
+		rc = sq_read_error(r->db, "read");
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -413,8 +437,7 @@ static int sq_history(void *impl, const store_history_q *q, store_history_page *
 	goto out;
 
 dberr:
-	log_error("msg=\"history query failed\" err=\"%s\"", sqlite3_errmsg(r->db));
-	rc = ERR_DB;
+	rc = sq_read_error(r->db, "history");
 out:
 	if (items) {
 		for (size_t i = 0; i < n; i++)
@@ -872,6 +895,15 @@ static void sq_db_dir(const char *path)
 		log_warn("msg=\"cannot create database directory\" errno=%d", errno);
 }
 
+/* Process-wide SQLite settings, once, before the first connection: no
+ * memory statistics (they take a global mutex on every allocation, which
+ * every reader thread would contend on). */
+static pthread_once_t sq_global_once = PTHREAD_ONCE_INIT;
+static void sq_global_init(void)
+{
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sq_open(const store_options *o, void **out)
 {
 	struct sq *s = calloc(1, sizeof *s);
@@ -879,6 +911,7 @@ static int sq_open(const store_options *o, void **out)
 
 	if (!s)
 		return ERR_NOMEM;
+	pthread_once(&sq_global_once, sq_global_init);
 	sq_db_dir(o->path);
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_cond_init(&s->rcond, NULL);
@@ -940,6 +973,7 @@ static int sq_open(const store_options *o, void **out)
 		log_info("msg=\"search indexes rebuilt\" resources=%zu", n);
 	}
 
+	s->timeout_us = (int64_t)o->statement_timeout_ms * 1000;
 	s->nreaders = o->readers ? o->readers : 4;
 	s->readers = calloc(s->nreaders, sizeof *s->readers);
 	if (!s->readers) {
@@ -955,6 +989,7 @@ static int sq_open(const store_options *o, void **out)
 		 * through a memory map rather than one pread(2) per page miss. */
 		sqlite3_exec(r->db, "PRAGMA mmap_size = 2147418112", NULL, NULL, NULL);
 		sqlite3_exec(r->db, "PRAGMA cache_size = -8192", NULL, NULL, NULL);
+		sqlite3_progress_handler(r->db, SQ_PROGRESS_STEPS, sq_progress, r);
 		for (int k = 0; k < SQ_NREAD; k++)
 			if (sqlite3_prepare_v3(r->db, sq_read_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &r->st[k], NULL) !=
 			    SQLITE_OK) {

@@ -39,6 +39,7 @@ void sq_stmt_cache_fini(struct sq_stmt_cache *c);
 
 struct sq_reader {
 	sqlite3 *db;
+	int64_t deadline_us;   /* reads stop (SQLITE_INTERRUPT) past it; 0: none */
 	struct sq_stmt_cache cache;
 	sqlite3_stmt *st[SQ_NREAD_STMTS];
 	struct sq_reader *next_free;
@@ -55,6 +56,7 @@ struct sq_job {
 };
 
 struct sq {
+	int64_t timeout_us;        /* statement time limit (store.h); 0: none */
 	/* readers */
 	struct sq_reader *readers;
 	unsigned nreaders;
@@ -99,6 +101,10 @@ struct sq {
 
 struct sq_reader *sq_reader_get(struct sq *s);
 void sq_reader_put(struct sq *s, struct sq_reader *r);
+
+/* The error for a failed read on db: ERR_TOOCOSTLY when the statement
+ * time limit interrupted it, else ERR_DB (logged with what). */
+int sq_read_error(sqlite3 *db, const char *what);
 
 /* Copies a row of SQ_COLS (type, id, vid, seq, updated_us, method,
  * deleted, body) starting at column 0 into out (body malloc'd). */

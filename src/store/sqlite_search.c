@@ -575,6 +575,18 @@ static void sqs_has_ids(struct sqs *x, int level, const char *type, const search
 	sqs_add(x, " AND "), sqs_add(x, a), sqs_add(x, ".tt = "), sqs_text(x, type);
 }
 
+/* The separator before OR-ed value i: values go in groups of 32 inside
+ * parentheses, "(a OR b ...) OR (c OR ...)", so that SQLite's expression
+ * depth limit (1000, counting each OR) is never reached by a long list of
+ * values (search_max_values allows 1000 and more). The caller opens with
+ * "(" and closes with ")" around the whole list. */
+static void sqs_or(struct sqs *x, size_t i)
+{
+	if (i == 0)
+		return;
+	sqs_add(x, i % 32 == 0 ? ") OR (" : " OR ");
+}
+
 /* A clause as a boolean condition on the resource row alias c (cN). */
 static void sqs_filter(struct sqs *x, int level, const char *type, const search_clause *cl)
 {
@@ -610,13 +622,12 @@ static void sqs_filter(struct sqs *x, int level, const char *type, const search_
 		snprintf(vv, sizeof vv, "v%d", level);
 		/* the version row of cN: join it in a subquery (level > 0) or use v */
 		sqs_add(x, "(EXISTS (SELECT 1 FROM version "), sqs_add(x, vv), sqs_add(x, " WHERE "), sqs_add(x, vv),
-			sqs_add(x, ".seq = "), sqs_add(x, c), sqs_add(x, ".seq AND (");
+			sqs_add(x, ".seq = "), sqs_add(x, c), sqs_add(x, ".seq AND ((");
 		for (size_t i = 0; i < cl->nv; i++) {
-			if (i)
-				sqs_add(x, " OR ");
+			sqs_or(x, i);
 			sqs_date_match(x, vv, "updated_us", "updated_us", &cl->v[i]);
 		}
-		sqs_add(x, ")))");
+		sqs_add(x, "))))");
 		return;
 	}
 	tab = sqs_table(cl->param->type, cl->mod == SEARCH_MOD_MISSING ? SEARCH_MOD_NONE : cl->mod);
@@ -648,15 +659,14 @@ static void sqs_filter(struct sqs *x, int level, const char *type, const search_
 	sqs_add(x, tab), sqs_add(x, " "), sqs_add(x, a), sqs_add(x, " WHERE "), sqs_add(x, a), sqs_add(x, ".seq = "),
 		sqs_add(x, c), sqs_add(x, ".seq AND ");
 	sqs_p(x, a, cl->param, cl->mod == SEARCH_MOD_NOT ? SEARCH_MOD_NONE : cl->mod);
-	sqs_add(x, " AND (");
+	sqs_add(x, " AND ((");
 	for (size_t i = 0; i < cl->nv; i++) {
-		if (i)
-			sqs_add(x, " OR ");
+		sqs_or(x, i);
 		sqs_value(x, a, cl->param, cl->mod == SEARCH_MOD_NOT ? SEARCH_MOD_NONE : cl->mod, &cl->v[i]);
 	}
 	if (!cl->nv)
 		sqs_add(x, "1");
-	sqs_add(x, ")))");
+	sqs_add(x, "))))");
 }
 
 /* How good a clause is as a driver (lower is better); 0: not usable. A
@@ -750,13 +760,12 @@ static void sqs_driver(struct sqs *x, int level, const char *type, const search_
 		sqs_add(x, "SELECT DISTINCT "), sqs_add(x, a), sqs_add(x, ".seq FROM "), sqs_add(x, tab),
 			sqs_add(x, " "), sqs_add(x, a), sqs_add(x, " WHERE ");
 		sqs_p(x, a, cl->param, cl->mod);
-		sqs_add(x, " AND (");
+		sqs_add(x, " AND ((");
 		for (size_t i = 0; i < cl->nv; i++) {
-			if (i)
-				sqs_add(x, " OR ");
+			sqs_or(x, i);
 			sqs_value(x, a, cl->param, cl->mod, &cl->v[i]);
 		}
-		sqs_add(x, ")");
+		sqs_add(x, "))");
 		return;
 	}
 	for (size_t i = 0; i < cl->nv; i++) {
@@ -1315,7 +1324,7 @@ static int sqs_run_lazy(sqlite3 *db, struct sq_stmt_cache *cache, const store_se
 		rc = ERR_DB;
 out:
 	if (rc == ERR_DB)
-		log_error("msg=\"search failed\" err=\"%s\"", sqlite3_errmsg(db));
+		rc = sq_read_error(db, "search");
 	sq_stmt_release(cache, cst);
 	sq_stmt_release(cache, fst);
 	sq_stmt_release(cache, vst);
@@ -1463,12 +1472,7 @@ reorder:
 	goto out;
 
 dberr:
-	if (sqlite3_errcode(db) == SQLITE_INTERRUPT) {
-		rc = ERR_BUSY;
-	} else {
-		log_error("msg=\"search failed\" err=\"%s\"", sqlite3_errmsg(db));
-		rc = ERR_DB;
-	}
+	rc = sq_read_error(db, "search");
 out:
 	if (x.err == ERR_INVALID && why && whylen)
 		snprintf(why, whylen, "The search is nested too deeply");
@@ -1548,7 +1552,7 @@ int sq_comp_member_db(sqlite3 *db, const char *type, int64_t seq, const char *pa
 	if (step == SQLITE_ROW)
 		*yes = 1;
 	else if (step != SQLITE_DONE)
-		rc = ERR_DB;
+		rc = sq_read_error(db, "compartment check");
 out:
 	sqlite3_finalize(st);
 	sqs_fini(&x);
@@ -1620,7 +1624,7 @@ int sq_referrers(void *impl, const uint32_t *params, size_t np, const char *type
 		rc = ERR_DB;
 out:
 	if (rc == ERR_DB)
-		log_error("msg=\"referrers query failed\" err=\"%s\"", sqlite3_errmsg(r->db));
+		rc = sq_read_error(r->db, "referrers query");
 	sqlite3_finalize(st);
 	sqs_fini(&x);
 	sq_reader_put(s, r);

@@ -9,11 +9,39 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct store {
 	const struct store_backend *be;
 	void *impl;
+	int64_t timeout_us; /* statement_timeout_ms */
 };
+
+/* The deadline of the request this thread is running (store.h). */
+static _Thread_local int64_t store_deadline_tls;
+
+int64_t store_mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void store_deadline_begin(store_t *s)
+{
+	store_deadline_tls = s && s->timeout_us ? store_mono_us() + s->timeout_us : 0;
+}
+
+void store_deadline_end(store_t *s)
+{
+	(void)s;
+	store_deadline_tls = 0;
+}
+
+int64_t store_deadline_current(void)
+{
+	return store_deadline_tls;
+}
 
 void store_version_clear(store_version_t *v)
 {
@@ -48,6 +76,7 @@ int store_open(const store_options *o, store_t **out)
 	if (!s)
 		return ERR_NOMEM;
 	s->be = &store_sqlite_backend;
+	s->timeout_us = (int64_t)o->statement_timeout_ms * 1000;
 	rc = s->be->open(o, &s->impl);
 	if (rc) {
 		free(s);

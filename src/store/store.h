@@ -422,6 +422,7 @@ typedef struct store_options {
 	void *extract_ctx;
 	unsigned readers;         /* read connections (one per worker thread) */
 	unsigned write_batch_max; /* group commit size */
+	unsigned statement_timeout_ms; /* database time limit of reads (see below); 0: none */
 } store_options;
 
 /* Opens (creating and migrating when needed) the store. ERR_DB / ERR_IO. */
@@ -432,5 +433,25 @@ void store_close(store_t *s);
 
 /* Schema version of the opened database (for `fhird version` and tests). */
 int store_schema_version(store_t *s);
+
+/* ---- the statement time limit ------------------------------------------
+ *
+ * Reads on the read connections stop with ERR_TOOCOSTLY once their
+ * deadline has passed (a SQLite progress handler looks at the clock every
+ * few hundred virtual-machine steps), so one expensive search cannot hold
+ * a connection and a core for ever. store_deadline_begin() sets one
+ * deadline, statement_timeout_ms from now, for the calling thread: every
+ * read it makes until store_deadline_end() shares it, so a request is
+ * bounded as a whole however many statements it runs (a search with
+ * includes, a batch of entries). A read outside such a span (the
+ * authorization server's, the tools') gets the full timeout for itself.
+ * Writes are never interrupted: the writer's transaction carries other
+ * requests' writes (group commit).
+ *
+ * The deadline is per thread because a request is handled on one thread
+ * from start to end (http.h), and it must reach reads made deep inside
+ * the FHIR layer without a parameter on every store call. */
+void store_deadline_begin(store_t *s);
+void store_deadline_end(store_t *s);
 
 #endif

@@ -5,7 +5,7 @@ come from the `openssl` command line.
   * JOSE: base64url, compact JWS building/splitting, RS256/RS384 PKCS#1 v1.5
     verification in pure Python (pow(sig, e, n) against the DigestInfo),
     signing with a private JWK (n, d) in pure Python, HS256.
-  * Client keys (ClientKey): RSA or EC P-384 keys made by `openssl genpkey`,
+  * Client keys (ClientKey): RSA or EC P-384 (or P-256) keys made by `openssl genpkey`,
     their public JWK from the DER SubjectPublicKeyInfo, RS256/RS384/ES384
     signatures by `openssl dgst` (ECDSA DER -> raw r||s).
   * HTTP (http_req): one fresh connection per request, every header kept
@@ -120,6 +120,8 @@ def der_int(i):
 OID_RSA = bytes.fromhex("2a864886f70d010101")
 OID_EC = bytes.fromhex("2a8648ce3d0201")
 OID_P384 = bytes.fromhex("2b81040022")
+OID_P256 = bytes.fromhex("2a8648ce3d030107")
+EC_CURVES = {OID_P384: ("P-384", 48), OID_P256: ("P-256", 32)}
 
 
 def jwk_from_spki(spki):
@@ -134,11 +136,12 @@ def jwk_from_spki(spki):
         (_, n), (_, e) = der_items(seq2)
         return {"kty": "RSA", "n": int_b64u(int.from_bytes(n, "big")), "e": int_b64u(int.from_bytes(e, "big"))}
     if oid == OID_EC:
-        if alg_items[1][1] != OID_P384:
-            raise ValueError("only P-384 EC keys are used here")
-        if key[0] != 4 or len(key) != 97:
-            raise ValueError("not an uncompressed P-384 point")
-        return {"kty": "EC", "crv": "P-384", "x": b64u(key[1:49]), "y": b64u(key[49:])}
+        if alg_items[1][1] not in EC_CURVES:
+            raise ValueError("only P-384 and P-256 EC keys are used here")
+        crv, size = EC_CURVES[alg_items[1][1]]
+        if key[0] != 4 or len(key) != 1 + 2 * size:
+            raise ValueError("not an uncompressed %s point" % crv)
+        return {"kty": "EC", "crv": crv, "x": b64u(key[1:1 + size]), "y": b64u(key[1 + size:])}
     raise ValueError("unknown key algorithm")
 
 
@@ -260,9 +263,10 @@ DEFAULT = object()  # "not given" for auth_params (None means "leave out")
 
 
 class ClientKey:
-    """A client's key pair made by openssl: kind "RSA" (bits) or "EC" (P-384)."""
+    """A client's key pair made by openssl: kind "RSA" (bits) or "EC" (curve
+    P-384, or P-256 for ES256)."""
 
-    def __init__(self, directory, kind, kid, bits=2048, alg=None):
+    def __init__(self, directory, kind, kid, bits=2048, alg=None, curve="P-384"):
         self.kind = kind
         self.kid = kid
         # unique per key: two keys may share a kid on purpose (a rogue key)
@@ -271,8 +275,8 @@ class ClientKey:
             openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:%d" % bits, "-out", self.path)
             self.alg = alg or "RS384"
         elif kind == "EC":
-            openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", self.path)
-            self.alg = alg or "ES384"
+            openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:%s" % curve, "-out", self.path)
+            self.alg = alg or ("ES256" if curve == "P-256" else "ES384")
         else:
             raise ValueError(kind)
         self.spki = openssl("pkey", "-in", self.path, "-pubout", "-outform", "DER")
@@ -294,7 +298,7 @@ class ClientKey:
         digest = {"256": "-sha256", "384": "-sha384", "512": "-sha512"}[alg[2:]]
         sig = openssl("dgst", digest, "-sign", self.path, data=data)
         if alg.startswith("ES"):
-            return ecdsa_der_to_raw(sig, 48)
+            return ecdsa_der_to_raw(sig, 32 if self.public.get("crv") == "P-256" else 48)
         return sig
 
     def signer(self, alg=None):
@@ -889,6 +893,7 @@ class SmartCase(SpecCase):
     name, jwks: [ClientKey or JWK dict] or a callable(cls) -> keys,
     jwks_url}. USERS: (username, fhirUser, password)."""
 
+    AUTH = "smart"
     SERVER_ARGS = ()
     SEED = ()
     CLIENTS = ()
@@ -913,7 +918,7 @@ class SmartCase(SpecCase):
                 finally:
                     s.stop()
             cls.make_keys()
-            cls.server = Server("--auth", "smart", *cls.SERVER_ARGS, workdir=cls.workdir)
+            cls.server = Server("--auth", cls.AUTH, *cls.SERVER_ARGS, workdir=cls.workdir)
             cls.setup_server()
             for c in cls.CLIENTS:
                 cls.register_client(c)

@@ -401,6 +401,76 @@ static void test_config_loopback(void **state)
 	assert_false(config_host_is_loopback("127.0.0.1.nip.example"));
 }
 
+/* auth = external: the combinations config_finish refuses (config.h). */
+static void test_config_finish_external(void **state)
+{
+#define ISS "external_issuer", "https://as.example/realm"
+	(void)state;
+	/* the minimal working setups */
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, "external_jwks_url",
+							    "https://as.example/jwks", NULL },
+				     NULL),
+			 0);
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, "external_jwks_file", "/x/j.json",
+							    NULL },
+				     NULL),
+			 0);
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, "external_introspection_url",
+							    "https://as.example/introspect", "external_client_id", "rs",
+							    "external_client_secret", "s", NULL },
+				     NULL),
+			 0);
+	/* http:// only to loopback */
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, "external_jwks_url",
+							    "http://127.0.0.1:9000/jwks", NULL },
+				     NULL),
+			 0);
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, "external_jwks_url",
+							    "http://[::1]:9000/jwks", NULL },
+				     NULL),
+			 0);
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, "external_jwks_url",
+							    "http://as.example/jwks", NULL },
+				     NULL),
+			 ERR_INVALID);
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, "external_jwks_url",
+							    "http://127.0.0.1.evil.example/jwks", NULL },
+				     NULL),
+			 ERR_INVALID);
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, "external_introspection_url",
+							    "file:///etc/passwd", "external_client_id", "rs",
+							    "external_client_secret", "s", NULL },
+				     NULL),
+			 ERR_INVALID);
+	/* no issuer; no source of trust; two key sources; introspection
+	 * without credentials (RFC 7662 2.1) */
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", "external_jwks_url",
+							    "https://as.example/jwks", NULL },
+				     NULL),
+			 ERR_INVALID);
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, NULL }, NULL), ERR_INVALID);
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, "external_jwks_url",
+							    "https://as.example/jwks", "external_jwks_file", "/x/j.json",
+							    NULL },
+				     NULL),
+			 ERR_INVALID);
+	assert_int_equal(finish_with((const char *const[]){ "auth", "external", ISS, "external_introspection_url",
+							    "https://as.example/introspect", "external_client_id", "rs",
+							    NULL },
+				     NULL),
+			 ERR_INVALID);
+	/* the external settings mean nothing to the other modes */
+	assert_int_equal(finish_with((const char *const[]){ "auth", "smart", "external_jwks_url", "http://x/", NULL },
+				     NULL),
+			 0);
+	/* and external follows the listen rules of smart */
+	assert_int_equal(finish_with((const char *const[]){ "listen", "0.0.0.0:8080", "auth", "external", ISS,
+							    "external_jwks_file", "/x/j.json", NULL },
+				     NULL),
+			 ERR_INVALID);
+#undef ISS
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_config_flag_key),
 		cmocka_unit_test_setup_teardown(test_config_finish_defaults, setup, teardown),
 		cmocka_unit_test(test_config_finish_rules),
+		cmocka_unit_test(test_config_finish_external),
 		cmocka_unit_test(test_config_finish_listen),
 		cmocka_unit_test(test_config_finish_base_url),
 		cmocka_unit_test(test_config_loopback),

@@ -43,6 +43,8 @@ static const struct expect expected[] = {
 	{ ERR_INTERNAL, 500, "ERR_INTERNAL" },
 	{ ERR_BUSY, 503, "ERR_BUSY" },
 	{ ERR_URITOOLONG, 414, "ERR_URITOOLONG" },
+	{ ERR_THROTTLED, 429, "ERR_THROTTLED" },
+	{ ERR_TOOCOSTLY, 400, "ERR_TOOCOSTLY" },
 };
 
 /* http://hl7.org/fhir/issue-type, R4 */
@@ -99,6 +101,8 @@ static void test_err_issue_code(void **state)
 	assert_string_equal(err_issue_code(ERR_CONFLICT), "conflict");
 	assert_string_equal(err_issue_code(ERR_NOTIMPL), "not-supported");
 	assert_string_equal(err_issue_code(ERR_URITOOLONG), "too-long");
+	assert_string_equal(err_issue_code(ERR_THROTTLED), "throttled");
+	assert_string_equal(err_issue_code(ERR_TOOCOSTLY), "too-costly");
 }
 
 static void test_err_name_message(void **state)

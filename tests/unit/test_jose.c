@@ -9,7 +9,9 @@
  * header-embedded keys, tampering, stripped or zero signatures, DER where
  * JWS wants raw r||s (RFC 7518 3.4), oversize input and non-object
  * payloads. Client assertions follow SMART App Launch
- * client-confidential-asymmetric (RS384 / ES384 against a JWK Set).
+ * client-confidential-asymmetric (RS384 / ES384 against a JWK Set);
+ * an external authorization server's tokens (jose_verify_jwks_alg) may
+ * also be RS256 / ES256, each with its key type and curve.
  */
 #include "auth/jose.h"
 #include "core/err.h"
@@ -88,26 +90,30 @@ static char *sign_with(gnutls_privkey_t key, gnutls_sign_algorithm_t algo, const
 	if (gnutls_sign_get_pk_algorithm(algo) == GNUTLS_PK_ECDSA && !der) {
 		gnutls_datum_t r, sv;
 		unsigned char raw[96], *rp, *sp;
-		unsigned rn, sn;
+		unsigned rn, sn, bits = 0;
+		size_t c;
+		/* coordinates as long as the key's curve: 32 (P-256), 48 (P-384) */
+		gnutls_privkey_get_pk_algorithm(key, &bits);
+		c = bits <= 256 ? 32 : 48;
 		assert_int_equal(gnutls_decode_rs_value(&sig, &r, &sv), 0);
-		/* big-endian, left-padded to 48 octets each (GnuTLS may add a
+		/* big-endian, left-padded to c octets each (GnuTLS may add a
 		 * sign octet or drop leading zeros) */
 		memset(raw, 0, sizeof raw);
 		rp = r.data;
 		rn = r.size;
 		sp = sv.data;
 		sn = sv.size;
-		while (rn > 48 && rp[0] == 0) {
+		while (rn > c && rp[0] == 0) {
 			rp++;
 			rn--;
 		}
-		while (sn > 48 && sp[0] == 0) {
+		while (sn > c && sp[0] == 0) {
 			sp++;
 			sn--;
 		}
-		memcpy(raw + 48 - rn, rp, rn);
-		memcpy(raw + 96 - sn, sp, sn);
-		s = b64u(raw, sizeof raw);
+		memcpy(raw + c - rn, rp, rn);
+		memcpy(raw + 2 * c - sn, sp, sn);
+		s = b64u(raw, 2 * c);
 		gnutls_free(r.data);
 		gnutls_free(sv.data);
 	} else {
@@ -963,6 +969,103 @@ static void test_assertion_bad_keys(void **state)
 	gnutls_privkey_deinit(small);
 }
 
+/* ---- external tokens: jose_verify_jwks_alg ---- */
+
+static const char *const EXT_ALGS[] = { "RS256", "RS384", "ES256", "ES384" };
+
+static void ext_ok(const char *jwt, const json_t *jwks)
+{
+	json_t *claims = NULL;
+	int rc = jose_verify_jwks_alg(jwt, jwks, EXT_ALGS, 4, &claims, &why);
+	if (rc != 0)
+		fail_msg("expected a valid token, got %d (%s)", rc, why);
+	assert_true(json_is_object(claims));
+	json_decref(claims);
+}
+
+static void ext_bad(const char *jwt, const json_t *jwks, const char *const *algs, size_t n, const char *sub)
+{
+	json_t *claims = (json_t *)1;
+	int rc = jose_verify_jwks_alg(jwt, jwks, algs, n, &claims, &why);
+	if (rc != ERR_UNAUTHORIZED)
+		fail_msg("expected rejection (%s), got %d", sub ? sub : "", rc);
+	assert_null(claims);
+	if (sub && !strstr(why, sub))
+		fail_msg("reason \"%s\" lacks \"%s\"", why, sub);
+}
+
+static void test_jwks_alg_external(void **state)
+{
+	json_t *rsa = json_deep_copy(C_RSA_JWK), *p256 = json_deep_copy(C_EC256_JWK);
+	json_t *jwks, *jwks2;
+	char *jwt;
+
+	json_object_del(rsa, "alg"); /* one RSA key for RS256 and RS384 */
+	jwks = jwks_of(rsa, p256, C_EC_JWK);
+	jwt = sign_with(C_RSA, GNUTLS_SIGN_RSA_SHA256, "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}", ASSERTION, 0);
+	ext_ok(jwt, jwks);
+	/* a list without RS256 refuses it */
+	{
+		static const char *const only384[] = { "RS384", "ES384" };
+		ext_bad(jwt, jwks, only384, 2, "alg");
+	}
+	free(jwt);
+	jwt = sign_with(C_RSA, GNUTLS_SIGN_RSA_SHA384, "{\"alg\":\"RS384\",\"kid\":\"rsa-1\"}", ASSERTION, 0);
+	ext_ok(jwt, jwks);
+	free(jwt);
+	jwt = sign_with(C_EC256, GNUTLS_SIGN_ECDSA_SHA256, "{\"alg\":\"ES256\",\"kid\":\"ec-256\"}", ASSERTION, 0);
+	ext_ok(jwt, jwks);
+	free(jwt);
+	jwt = sign_with(C_EC, GNUTLS_SIGN_ECDSA_SHA384, "{\"alg\":\"ES384\",\"kid\":\"ec-1\"}", ASSERTION, 0);
+	ext_ok(jwt, jwks);
+	free(jwt);
+	/* the alg must match the key's type and curve: ES384 naming the
+	 * P-256 key, ES256 naming the P-384 key, RS256 naming an EC key */
+	jwt = sign_with(C_EC256, GNUTLS_SIGN_ECDSA_SHA256, "{\"alg\":\"ES384\",\"kid\":\"ec-256\"}", ASSERTION, 0);
+	ext_bad(jwt, jwks, EXT_ALGS, 4, "curve");
+	free(jwt);
+	jwt = sign_with(C_EC, GNUTLS_SIGN_ECDSA_SHA384, "{\"alg\":\"ES256\",\"kid\":\"ec-1\"}", ASSERTION, 0);
+	ext_bad(jwt, jwks, EXT_ALGS, 4, NULL);
+	free(jwt);
+	jwt = sign_with(C_RSA, GNUTLS_SIGN_RSA_SHA256, "{\"alg\":\"RS256\",\"kid\":\"ec-256\"}", ASSERTION, 0);
+	ext_bad(jwt, jwks, EXT_ALGS, 4, "unknown kid");
+	free(jwt);
+	/* none, HS256, PS256, ES512 - even when a caller lists them */
+	{
+		static const char *const lax[] = { "none", "HS256", "PS256", "ES512", "RS256" };
+		static const char *const hdrs[] = {
+			"{\"alg\":\"none\",\"kid\":\"rsa-1\"}", "{\"alg\":\"HS256\",\"kid\":\"rsa-1\"}",
+			"{\"alg\":\"PS256\",\"kid\":\"rsa-1\"}", "{\"alg\":\"ES512\",\"kid\":\"ec-256\"}",
+			"{\"alg\":\"rs256\",\"kid\":\"rsa-1\"}",
+		};
+		for (size_t i = 0; i < sizeof hdrs / sizeof hdrs[0]; i++) {
+			jwt = sign_with(C_RSA, GNUTLS_SIGN_RSA_SHA256, hdrs[i], ASSERTION, 0);
+			ext_bad(jwt, jwks, lax, 5, "alg");
+			free(jwt);
+		}
+	}
+	/* no key reference in the header, jku included (unlike assertions) */
+	jwt = sign_with(C_RSA, GNUTLS_SIGN_RSA_SHA256,
+			"{\"alg\":\"RS256\",\"kid\":\"rsa-1\",\"jku\":\"https://as.example/jwks\"}", ASSERTION, 0);
+	ext_bad(jwt, jwks, EXT_ALGS, 4, "key");
+	free(jwt);
+	/* a key declared for RS384 is not a candidate for RS256 */
+	json_object_set_new(rsa, "alg", json_string("RS384"));
+	jwks2 = jwks_of(rsa, NULL, NULL);
+	jwt = sign_with(C_RSA, GNUTLS_SIGN_RSA_SHA256, "{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}", ASSERTION, 0);
+	ext_bad(jwt, jwks2, EXT_ALGS, 4, "unknown kid");
+	free(jwt);
+	/* has_kid looks at every key, whatever its type */
+	assert_true(jose_jwks_has_kid(jwks, "rsa-1"));
+	assert_true(jose_jwks_has_kid(jwks, "ec-256"));
+	assert_false(jose_jwks_has_kid(jwks, "nope"));
+	assert_false(jose_jwks_has_kid(NULL, "rsa-1"));
+	json_decref(jwks2);
+	json_decref(jwks);
+	json_decref(rsa);
+	json_decref(p256);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -986,6 +1089,7 @@ int main(void)
 		cmocka_unit_test(test_assertion_duplicate_kid),
 		cmocka_unit_test(test_assertion_bad_signatures),
 		cmocka_unit_test(test_assertion_bad_keys),
+		cmocka_unit_test(test_jwks_alg_external),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

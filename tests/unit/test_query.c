@@ -685,7 +685,7 @@ static void test_query_chain_untyped(void **state)
 
 	unsupported("Observation", "subject.nonsense=x", "subject.nonsense");
 	/* every resource type has _id: more alternatives than clauses allowed */
-	bad("Observation", "focus._id=1", ERR_TOOBIG, "clauses");
+	bad("Observation", "focus._id=1", ERR_TOOCOSTLY, "clauses");
 }
 
 /* ---- reverse chains (search.html#has) -------------------------------------- */
@@ -1165,10 +1165,10 @@ static void test_query_hostile(void **state)
 	(void)state;
 	/* 10,000 commas in one value */
 	s = repeat("code=", ",", 10000, "");
-	bad_lim("Observation", s, strlen(s), &l, ERR_TOOBIG, "values");
+	bad_lim("Observation", s, strlen(s), &l, ERR_TOOCOSTLY, "values");
 	free(s);
 	s = repeat("code=", "a,", 10000, "a");
-	bad_lim("Observation", s, strlen(s), &l, ERR_TOOBIG, "1000");
+	bad_lim("Observation", s, strlen(s), &l, ERR_TOOCOSTLY, "1000");
 	free(s);
 	s = repeat("_sort=", ",", 10000, "-date");
 	assert_int_equal(run_lim("Observation", s, strlen(s), &l, &q), 0);
@@ -1218,7 +1218,7 @@ static void test_query_hostile(void **state)
 	free(s);
 	/* more AND clauses than max_clauses */
 	s = repeat("", "_id=1&", 65, "");
-	bad_lim("Patient", s, strlen(s), &l, ERR_TOOBIG, "64");
+	bad_lim("Patient", s, strlen(s), &l, ERR_TOOCOSTLY, "64");
 	free(s);
 	s = repeat("", "_id=1&", 64, "");
 	assert_int_equal(run_lim("Patient", s, strlen(s), &l, &q), 0);
@@ -1228,7 +1228,7 @@ static void test_query_hostile(void **state)
 	assert_int_equal(run_lim("Observation", s, strlen(s), &l, &q), 0);
 	free(s);
 	s = repeat("", "subject:Patient.name=x&", 33, "");
-	bad_lim("Observation", s, strlen(s), &l, ERR_TOOBIG, "clauses");
+	bad_lim("Observation", s, strlen(s), &l, ERR_TOOCOSTLY, "clauses");
 	free(s);
 
 	/* unbalanced escapes */
@@ -1331,7 +1331,7 @@ static void test_query_limits(void **state)
 	bad_lim("Observation", "subject:Patient.organization.name=x", 35, &l, ERR_INVALID, "deep");
 	l = lim_default();
 	l.max_values = 2;
-	bad_lim("Observation", "code=a,b,c", 10, &l, ERR_TOOBIG, NULL);
+	bad_lim("Observation", "code=a,b,c", 10, &l, ERR_TOOCOSTLY, NULL);
 	l = lim_default();
 	l.max_includes = 1;
 	bad_lim("Patient", "_revinclude=Provenance:target&_revinclude=Provenance:target", 59, &l, ERR_INVALID,
