@@ -18,7 +18,10 @@
 #    typical clinical resources (~1 KB each) to an NDJSON file, and
 #    `BIN import` loads it into a fresh database, timed from start to exit;
 # 4b. read again with --auth smart and a Backend Services token
-#    (bench/get_token.py) on every request;
+#    (bench/get_token.py) on every request, with the audit trail on (the
+#    default) and then --audit off, each flat out and paced
+#    (bench/read_paced.lua), and `fhird audit verify` counting the records
+#    of the audited runs;
 # 7. prints a table (requests/s, p50, p99, errors), fhird read as a
 #    percentage of nginx read, and the import rate;
 # 8. search: bench/search.sh (100k and 1M Observations over 10,000
@@ -38,6 +41,8 @@
 #   BENCH_SERVER_THREADS=      fhird --threads (empty: the server's default)
 #   BENCH_NGINX_WORKERS=auto   nginx worker_processes
 #   BENCH_IMPORT_RESOURCES=200000  resources in the import benchmark (0: skip it)
+#   BENCH_PACE_MS=10           pause per connection between requests of the
+#                              paced token reads (below saturation: latency)
 #   BENCH_KEEP=1               keep the temp dir (database, logs, wrk output)
 # FHIRD_* variables are cleared for the server, so a developer's settings
 # (config file, TLS, limits) cannot change what is measured.
@@ -66,6 +71,7 @@ LOAD_CONNS=${BENCH_LOAD_CONNS:-8}
 SERVER_THREADS=${BENCH_SERVER_THREADS:-}
 NGINX_WORKERS=${BENCH_NGINX_WORKERS:-auto}
 IMPORT_RESOURCES=${BENCH_IMPORT_RESOURCES:-200000}
+PACE_MS=${BENCH_PACE_MS:-10}
 
 for tool in wrk curl "$PYTHON" "$NGINX"; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
@@ -200,29 +206,51 @@ run_wrk fhird-create "$CREATE_T" "$CREATE_C" "$ROOT/bench/create.lua" "$BASE/Pat
 stop_pid "$FHIRD_PID"
 FHIRD_PID=""
 
-# --- 4b. read with a SMART access token -------------------------------------
+# --- 4b. read with a SMART access token, audited and not ------------------
 # The same database served with --auth smart; a Backend Services token
 # (system/Patient.rs) on every request: signature check (cached per token),
-# claims, scope decision and the revocation lookup in the store.
-rm -f "$TMP/fhird.port"
-set -- --listen 127.0.0.1:0 --port-file "$TMP/fhird.port" --db "$TMP/fhird.db" --auth smart --log-level warn
-[ -n "$SERVER_THREADS" ] && set -- "$@" --threads "$SERVER_THREADS"
-"$BIN" serve "$@" >>"$TMP/fhird.log" 2>&1 &
-FHIRD_PID=$!
-n=0
-while [ ! -s "$TMP/fhird.port" ]; do
-	kill -0 "$FHIRD_PID" 2>/dev/null || { FHIRD_PID=""; fail "fhird (--auth smart) exited before it listened"; }
-	n=$((n + 1))
-	[ "$n" -le 300 ] || fail "fhird not ready after 30 s"
-	sleep 0.1
-done
-APORT=$(tr -d '[:space:]' <"$TMP/fhird.port")
+# claims, scope decision and the revocation lookup in the store. First with
+# the audit trail on (the default with --auth smart: every read becomes an
+# AuditEvent, queued by the request and appended by a background thread),
+# then with --audit off on the same database and token, to show its cost.
+# Each mode runs twice: flat out (throughput at saturation, where the
+# audit writer's work competes for the same cores) and paced
+# (bench/read_paced.lua: latency below saturation, where a request only
+# pays for queueing its event). After the audited runs, `fhird audit
+# verify` counts the records: every request wrk made must be there (and
+# the token request, and the curl check).
+# One port for both runs: the token's iss and aud name it.
+SPORT=$(free_port)
+start_smart() {
+	rm -f "$TMP/fhird.port"
+	set -- --listen "127.0.0.1:$SPORT" --port-file "$TMP/fhird.port" --db "$TMP/fhird.db" --auth smart --log-level warn "$@"
+	[ -n "$SERVER_THREADS" ] && set -- "$@" --threads "$SERVER_THREADS"
+	"$BIN" serve "$@" >>"$TMP/fhird.log" 2>&1 &
+	FHIRD_PID=$!
+	n=0
+	while [ ! -s "$TMP/fhird.port" ]; do
+		kill -0 "$FHIRD_PID" 2>/dev/null || { FHIRD_PID=""; fail "fhird (--auth smart) exited before it listened"; }
+		n=$((n + 1))
+		[ "$n" -le 300 ] || fail "fhird not ready after 30 s"
+		sleep 0.1
+	done
+	APORT=$(tr -d '[:space:]' <"$TMP/fhird.port")
+}
+start_smart
 TOKEN=$("$PYTHON" "$ROOT/bench/get_token.py" "$BIN" "$TMP/fhird.db" "http://127.0.0.1:$APORT" "system/Patient.rs") ||
 	fail "no access token for the authenticated read"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
 	"http://127.0.0.1:$APORT/fhir/Patient/pt-00001") || code=000
 [ "$code" = 200 ] || fail "authenticated GET Patient/pt-00001 answered $code"
 run_wrk fhird-read-token "$READ_T" "$READ_C" "$ROOT/bench/read.lua" "http://127.0.0.1:$APORT/fhir/Patient/" -- "$PATIENTS" "$TOKEN"
+run_wrk fhird-read-token-paced "$READ_T" "$READ_C" "$ROOT/bench/read_paced.lua" "http://127.0.0.1:$APORT/fhir/Patient/" -- "$PATIENTS" "$TOKEN" "$PACE_MS"
+stop_pid "$FHIRD_PID" # a clean stop writes what is still queued
+FHIRD_PID=""
+AUDITED=$("$BIN" audit verify --db "$TMP/fhird.db" | sed -n 's/^audit trail ok: \([0-9]*\) records$/\1/p')
+[ -n "$AUDITED" ] || fail "fhird audit verify did not find an intact audit trail"
+start_smart --audit off
+run_wrk fhird-read-token-noaudit "$READ_T" "$READ_C" "$ROOT/bench/read.lua" "http://127.0.0.1:$APORT/fhir/Patient/" -- "$PATIENTS" "$TOKEN"
+run_wrk fhird-read-token-noaudit-paced "$READ_T" "$READ_C" "$ROOT/bench/read_paced.lua" "http://127.0.0.1:$APORT/fhir/Patient/" -- "$PATIENTS" "$TOKEN" "$PACE_MS"
 stop_pid "$FHIRD_PID"
 FHIRD_PID=""
 
@@ -305,11 +333,15 @@ fi
 R=$(parse_wrk "$TMP/fhird-read.txt")
 C=$(parse_wrk "$TMP/fhird-create.txt")
 A=$(parse_wrk "$TMP/fhird-read-token.txt")
+U=$(parse_wrk "$TMP/fhird-read-token-noaudit.txt")
+AP=$(parse_wrk "$TMP/fhird-read-token-paced.txt")
+UP=$(parse_wrk "$TMP/fhird-read-token-noaudit-paced.txt")
 N=$(parse_wrk "$TMP/nginx-read.txt")
-printf '%s\n%s\n%s\n%s\n' "fhird-read $READ_T $READ_C $R" "fhird-create $CREATE_T $CREATE_C $C" "nginx-read $READ_T $READ_C $N" \
-	"fhird-read-token $READ_T $READ_C $A" |
-	awk -v dur="$DURATION" -v bytes="$BODY_BYTES" -v patients="$PATIENTS" -v imp="$IMPORT_ROW" '
-	{ name[NR] = $1; t[NR] = $2; c[NR] = $3; rps[NR] = $4; p50[NR] = $5; p99[NR] = $6; err[NR] = $7 }
+printf '%s\n%s\n%s\n%s\n%s\n%s\n%s\n' "fhird-read $READ_T $READ_C $R" "fhird-create $CREATE_T $CREATE_C $C" \
+	"nginx-read $READ_T $READ_C $N" "fhird-read-token $READ_T $READ_C $A" "fhird-read-token-noaudit $READ_T $READ_C $U" \
+	"fhird-read-token-paced $READ_T $READ_C $AP" "fhird-read-token-noaudit-paced $READ_T $READ_C $UP" |
+	awk -v dur="$DURATION" -v bytes="$BODY_BYTES" -v patients="$PATIENTS" -v imp="$IMPORT_ROW" -v audited="$AUDITED" '
+	{ name[NR] = $1; t[NR] = $2; c[NR] = $3; rps[NR] = $4; p50[NR] = $5; p99[NR] = $6; err[NR] = $7; reqs[NR] = $8 }
 	END {
 		printf "\nResults (%s per run, %d Patients, read body %d bytes; loopback, wrk on the same machine)\n\n", dur, patients, bytes
 		printf "%-22s | %9s | %12s | %10s | %10s | %7s\n", "scenario", "wrk -t/-c", "requests/s", "p50 ms", "p99 ms", "errors"
@@ -318,6 +350,9 @@ printf '%s\n%s\n%s\n%s\n' "fhird-read $READ_T $READ_C $R" "fhird-create $CREATE_
 		label["fhird-create"] = "fhird create"
 		label["nginx-read"] = "nginx static read"
 		label["fhird-read-token"] = "fhird read, SMART token"
+		label["fhird-read-token-noaudit"] = "  same, --audit off"
+		label["fhird-read-token-paced"] = "  same, paced"
+		label["fhird-read-token-noaudit-paced"] = "  paced, --audit off"
 		for (i = 1; i <= NR; i++)
 			printf "%-22s | %9s | %12d | %10.3f | %10.3f | %7d\n", label[name[i]], t[i] "/" c[i], rps[i], p50[i], p99[i], err[i]
 		if (imp != "")
@@ -325,6 +360,10 @@ printf '%s\n%s\n%s\n%s\n' "fhird-read $READ_T $READ_C $R" "fhird-create $CREATE_
 		printf "\nfhird read / nginx read: %s\n", (rps[3] > 0 ? sprintf("%.1f %%", 100 * rps[1] / rps[3]) : "n/a")
 		printf "fhird create: %d creates/s\n", rps[2]
 		printf "read with a SMART token / without: %s\n", (rps[1] > 0 ? sprintf("%.1f %%", 100 * rps[4] / rps[1]) : "n/a")
+		printf "read with a SMART token, audit on / off: %s at saturation; paced: p50 %+.3f ms, p99 %+.3f ms\n",
+		       (rps[5] > 0 ? sprintf("%.1f %%", 100 * rps[4] / rps[5]) : "n/a"), p50[6] - p50[7], p99[6] - p99[7]
+		printf "audit trail after the audited runs: %d records for %d requests by wrk (+ token, check)%s\n", audited,
+		       reqs[4] + reqs[6], (audited >= reqs[4] + reqs[6] ? "" : "  WARNING: fewer records than requests")
 		for (i = 1; i <= NR; i++)
 			if (err[i] > 0)
 				printf "WARNING: %s had %d errors (non-2xx/3xx responses or socket errors)\n", label[name[i]], err[i]

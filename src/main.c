@@ -3,12 +3,14 @@
  *
  *   fhird serve [options]   run the server (fhird serve --help)
  *   fhird reindex [--db F]  rebuild the search indexes
+ *   fhird audit verify      check the audit trail's hash chain
  *   fhird version           print the version
  *   fhird --help            usage
  *
  * Exit status: 0 success, 1 runtime failure (cannot open the database,
  * cannot bind), 2 usage error (unknown flag, bad value, refused setting).
  */
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "auth/cors.h"
 #include "auth/external.h"
@@ -50,6 +52,7 @@ static void main_usage(FILE *f)
 		   "  user       add a user account (fhird user add --help)\n"
 		   "  launch     print an EHR launch URL for a client (fhird launch --help)\n"
 		   "  keys       rotate the token signing key (fhird keys rotate)\n"
+		   "  audit      check the audit trail (fhird audit verify [--db FILE] [--expect SEQ:HASH])\n"
 		   "  version    print the version\n"
 		   "  help       this text\n");
 }
@@ -188,6 +191,7 @@ static int main_serve(int argc, char **argv)
 	store_t *store = NULL;
 	auth_t *auth = NULL;
 	auth_tokens *tokens = NULL;
+	audit_t *audit = NULL;
 	auth_external *ext = NULL;
 	http_server *srv = NULL;
 	http_limits *limits = NULL;
@@ -299,6 +303,22 @@ static int main_serve(int argc, char **argv)
 	if (auth_new(&cfg, tokens, ext, &auth))
 		goto out;
 	app.auth = auth;
+	if (cfg.audit == CONFIG_AUDIT_ON) {
+		audit_options ao;
+		memset(&ao, 0, sizeof ao);
+		ao.store = store;
+		ao.base_url = cfg.base_url;
+		/* the namespace of client ids and subjects: whoever issued the tokens */
+		ao.issuer = cfg.auth == CONFIG_AUTH_EXTERNAL ? cfg.external_issuer : cfg.issuer;
+		ao.queue_max = cfg.audit_queue_max;
+		ao.block_ms = AUDIT_BLOCK_MS;
+		ao.patient_of = fhir_audit_patient_of;
+		if (audit_new(&ao, &audit)) {
+			log_error("msg=\"cannot start the audit trail\"");
+			goto out;
+		}
+		app.audit = audit;
+	}
 	/* smart: the authorization server, signing with the same keys;
 	 * external: only the discovery document pointing elsewhere; off:
 	 * nothing. */
@@ -311,8 +331,10 @@ static int main_serve(int argc, char **argv)
 		goto out;
 	}
 	app.limits = limits;
-	if (mapp.oauth)
+	if (mapp.oauth) {
 		oauth_set_limits(mapp.oauth, limits);
+		oauth_set_audit(mapp.oauth, audit);
+	}
 	if (auth_cors_new(store, &mapp.cors))
 		goto out;
 	if (fhir_capability_build(&app))
@@ -323,10 +345,12 @@ static int main_serve(int argc, char **argv)
 		log_error("msg=\"cannot write port file\"");
 		goto out;
 	}
-	log_info("msg=listening addr=\"%s\" port=%u tls=%s auth=%s base=\"%s\" threads=%u schema=%d", cfg.listen_host,
-		 port, *cfg.tls_cert ? "on" : "off",
-		 cfg.auth == CONFIG_AUTH_OFF ? "off" : cfg.auth == CONFIG_AUTH_SMART ? "smart" : "external", cfg.base_url,
-		 cfg.threads, store_schema_version(store));
+	log_info("msg=listening addr=\"%s\" port=%u tls=%s auth=%s audit=%s base=\"%s\" threads=%u schema=%d",
+		 cfg.listen_host, port, *cfg.tls_cert ? "on" : "off",
+		 cfg.auth == CONFIG_AUTH_OFF ? "off" : cfg.auth == CONFIG_AUTH_SMART ? "smart" : "external",
+		 audit ? "on" : "off", cfg.base_url, cfg.threads, store_schema_version(store));
+	if (!audit && cfg.auth != CONFIG_AUTH_OFF)
+		log_warn("msg=\"the audit trail is off: accesses are not recorded\"");
 	if (!*cfg.tls_cert && !config_host_is_loopback(cfg.listen_host))
 		log_warn("msg=\"plain HTTP on a non-loopback address (--insecure-http): put a TLS proxy in front\"");
 	if (cfg.auth == CONFIG_AUTH_OFF)
@@ -340,6 +364,7 @@ out:
 	http_server_stop(srv, cfg.shutdown_grace_s);
 	http_limits_free(limits);
 	oauth_free(mapp.oauth);
+	audit_free(audit); /* after the last request: writes what is still queued */
 	auth_cors_free(mapp.cors);
 	auth_free(auth);
 	auth_external_free(ext);
@@ -418,6 +443,8 @@ int main(int argc, char **argv)
 		return import_main(argc, argv);
 	if (strcmp(argv[1], "reindex") == 0)
 		return main_reindex(argc, argv);
+	if (strcmp(argv[1], "audit") == 0)
+		return audit_main(argc, argv);
 	if (!strcmp(argv[1], "client") || !strcmp(argv[1], "user") || !strcmp(argv[1], "launch") ||
 	    !strcmp(argv[1], "keys"))
 		return auth_admin_main(argc, argv);

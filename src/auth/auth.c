@@ -125,6 +125,26 @@ static const char *auth_user_patient(const auth_access *acc)
 	return NULL;
 }
 
+/* AuditEvent (issue 6): the audit trail is for auditors. Only a system/
+ * rule that names AuditEvent itself grants it - never a wildcard
+ * (system/[*].rs means "all the data", not "who looked at it"), never a
+ * patient/ or user/ rule (the trail of accesses to a record is not that
+ * record's data), never a granular one - and only read and search: the
+ * trail is written by the server alone. */
+static int auth_decide_auditevent(const auth_access *acc, unsigned letter)
+{
+	const scope_set *s = acc->scopes;
+
+	if (letter != SCOPE_R && letter != SCOPE_S)
+		return ERR_FORBIDDEN;
+	for (size_t i = 0; i < s->nrules; i++) {
+		const scope_rule *r = &s->rules[i];
+		if (r->ctx == SCOPE_SYSTEM && !strcmp(r->type, "AuditEvent") && (r->perms & letter) && !r->query)
+			return 0; /* unconfined, unconstrained: out stays zeroed */
+	}
+	return ERR_FORBIDDEN;
+}
+
 int auth_decide(const auth_access *acc, arena_t *a, const char *type, unsigned letter, auth_decision *out)
 {
 	const scope_rule *rules[64];
@@ -138,6 +158,8 @@ int auth_decide(const auth_access *acc, arena_t *a, const char *type, unsigned l
 		return 0;
 	if (!acc->scopes || !type)
 		return ERR_FORBIDDEN;
+	if (!strcmp(type, "AuditEvent"))
+		return auth_decide_auditevent(acc, letter);
 	n = scope_match(acc->scopes, type, letter, SCOPE_PATIENT | SCOPE_USER | SCOPE_SYSTEM, rules, 64);
 	if (n > 64)
 		n = 64;

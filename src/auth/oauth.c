@@ -124,6 +124,51 @@ int oauth_revoke_family(oauth_t *o, const char *family)
 	return rc;
 }
 
+void oauth_audit(oauth_t *o, http_request *req, const http_response *resp, audit_event *ev)
+{
+	if (!ev->status)
+		ev->status = resp->status;
+	if (!ev->action)
+		ev->action = 'E';
+	ev->address = req->peer_text;
+	req->audited = 1;
+	audit_submit(o->audit, ev);
+}
+
+const char *oauth_audit_error(http_request *req, const http_response *resp)
+{
+	json_t *b = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+	const char *e = json_string_value(json_object_get(b, "error"));
+	char *out = e ? arena_strdup(req->arena, e) : NULL;
+	json_decref(b);
+	return out;
+}
+
+/* A refusal (401, 403) of an endpoint whose handler recorded nothing
+ * itself: a sign-in form from another browser or with a stale CSRF
+ * token, a client that failed to authenticate at introspection or
+ * revocation. issue 6: every denied request is recorded. */
+static void oauth_audit_denied(oauth_t *o, http_request *req, const http_response *resp, const char *endpoint)
+{
+	audit_event ev;
+
+	if (req->audited || (resp->status != 401 && resp->status != 403))
+		return;
+	memset(&ev, 0, sizeof ev);
+	ev.outcome = -1;
+	if (!strcmp(endpoint, "revoke")) {
+		ev.kind = AUDIT_TOKEN;
+		ev.subtype = AUDIT_TOKEN_REVOKE;
+	} else if (!strcmp(endpoint, "introspect") || !strcmp(endpoint, "token")) {
+		ev.kind = AUDIT_TOKEN;
+		ev.subtype = !strcmp(endpoint, "token") ? AUDIT_TOKEN_ISSUE : "token-introspect";
+	} else {
+		ev.kind = AUDIT_LOGIN; /* authorize and its pages */
+	}
+	ev.outcome_desc = oauth_audit_error(req, resp);
+	oauth_audit(o, req, resp, &ev);
+}
+
 /* ---- discovery ---- */
 
 static json_t *oauth_strings(const char *const *v)
@@ -341,6 +386,11 @@ fail:
 void oauth_set_limits(oauth_t *o, http_limits *limits)
 {
 	o->limits = limits;
+}
+
+void oauth_set_audit(oauth_t *o, struct audit *audit)
+{
+	o->audit = audit;
 }
 
 void oauth_free(oauth_t *o)
@@ -603,8 +653,10 @@ int oauth_handle(oauth_t *o, http_request *req, http_response *resp)
 		oauth_send_static(resp, o->oidc, o->oidc_len, "application/json");
 		return 1;
 	}
-	if (req->nsegments == (size_t)k + 1 && oauth_endpoint(o, req, resp, req->segments[k]))
+	if (req->nsegments == (size_t)k + 1 && oauth_endpoint(o, req, resp, req->segments[k])) {
+		oauth_audit_denied(o, req, resp, req->segments[k]);
 		return 1;
+	}
 	/* With the default issuer nothing but us lives under /auth; with an
 	 * issuer path of "" (issuer = origin) the rest belongs to FHIR. */
 	if (o->nipath == 0)

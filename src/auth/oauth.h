@@ -36,8 +36,9 @@
  * Backend clients registered with a JWKS URL (and no JWK Set) have their
  * keys fetched from it over https and cached (jwks_cache.h).
  *
- * Ownership: main owns the oauth_t; it borrows cfg, store and tokens
- * (NULL with --auth external), which must outlive it. Thread-safe.
+ * Ownership: main owns the oauth_t; it borrows cfg, store, tokens (NULL
+ * with --auth external) and the audit trail (oauth_set_audit), which must
+ * outlive it. Thread-safe.
  */
 #ifndef FHIRD_AUTH_OAUTH_H
 #define FHIRD_AUTH_OAUTH_H
@@ -49,9 +50,15 @@
 #include "store/store.h"
 
 typedef struct oauth oauth_t;
+struct audit;
 
 int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t **out);
 void oauth_free(oauth_t *o);
+
+/* The audit trail (audit/audit.h) that records every sign-in, token
+ * issue/refresh/revocation and refused request. Borrowed; must outlive o.
+ * Not set (or NULL): nothing is recorded. Call before the first request. */
+void oauth_set_audit(oauth_t *o, struct audit *audit);
 
 /* The abuse limits the endpoints apply (http/limits.h): per-address and
  * per-client rate limits (rate_auth_*), login backoff and the

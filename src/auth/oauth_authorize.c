@@ -564,6 +564,24 @@ static void authz_login_wait(oauth_t *o, http_request *req, http_response *resp,
 	}
 }
 
+/* A sign-in attempt for the audit trail (DCM 110122 Login): who tried
+ * (the username as typed), for which client, how it went; never the
+ * password. */
+static void authz_audit_login(oauth_t *o, http_request *req, http_response *resp, const authz_step *st,
+			      const char *username, const char *fhir_user, int outcome, const char *desc)
+{
+	audit_event ev;
+
+	memset(&ev, 0, sizeof ev);
+	ev.kind = AUDIT_LOGIN;
+	ev.outcome = outcome;
+	ev.outcome_desc = desc;
+	ev.client_id = oauth_jstr(st->v, "client_id");
+	ev.subject = username;
+	ev.fhir_user = fhir_user && *fhir_user ? fhir_user : NULL;
+	oauth_audit(o, req, resp, &ev);
+}
+
 void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 {
 	authz_step st;
@@ -595,6 +613,7 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 					       retry_s, retry_s == 1 ? "" : "s");
 		authz_login_wait(o, req, resp, &st, 429, msg ? msg : "Too many failed sign-in attempts.", retry_s);
 		log_warn("msg=\"oauth login\" client=%s outcome=backoff retry_s=%u", st.logid, retry_s);
+		authz_audit_login(o, req, resp, &st, username, NULL, 8, "refused during a login backoff");
 		goto out;
 	}
 	if (username && password) {
@@ -602,6 +621,7 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 		if (http_limits_password_begin(o->limits)) {
 			authz_login_wait(o, req, resp, &st, 503, "The server is busy. Try again in a moment.", 1);
 			log_warn("msg=\"oauth login\" client=%s outcome=busy", st.logid);
+			authz_audit_login(o, req, resp, &st, username, NULL, 12, "server busy");
 			goto out;
 		}
 		rc = auth_user_login(o->store, username, password, &user);
@@ -621,6 +641,7 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 			authz_cookie(o, req, resp, st.reqid, NULL);
 			oauth_page_error(o, resp, 403, "Too many failed sign-in attempts.");
 			log_warn("msg=\"oauth login\" client=%s outcome=too_many_failures", st.logid);
+			authz_audit_login(o, req, resp, &st, username, NULL, 8, "too many failed sign-in attempts");
 			goto out;
 		}
 		json_object_set_new(st.v, "fails", json_integer(fails));
@@ -631,11 +652,13 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 		/* Never say which of the two was wrong. */
 		authz_step_page(o, req, resp, &st, "Sign-in failed. Check the username and password and try again.");
 		log_info("msg=\"oauth login\" client=%s outcome=bad_credentials", st.logid);
+		authz_audit_login(o, req, resp, &st, username, NULL, 4, "wrong username or password");
 		goto out;
 	}
 	if (rc) {
 		oauth_page_error(o, resp, 500, "The server cannot continue the sign-in now.");
 		log_error("msg=\"oauth login\" client=%s err=%s", st.logid, err_name(rc));
+		authz_audit_login(o, req, resp, &st, username, NULL, 12, "server error");
 		goto out;
 	}
 	if (strncmp(user.fhir_user, "Patient/", 8) == 0)
@@ -646,6 +669,8 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 	if (own && *patient && strcmp(patient, own) != 0) {
 		authz_step_abandon(o, req, resp, &st, "access_denied", "the launch patient is not the signed-in user");
 		log_warn("msg=\"oauth login\" client=%s outcome=launch_patient_mismatch", st.logid);
+		authz_audit_login(o, req, resp, &st, user.username, user.fhir_user, 8,
+				  "the launch patient is not the signed-in user");
 		goto out;
 	}
 	json_object_set_new(st.v, "username", json_string(user.username));
@@ -664,6 +689,7 @@ void oauth_login(oauth_t *o, http_request *req, http_response *resp)
 	authz_step_page(o, req, resp, &st, NULL);
 	authz_device_set(o, req, resp, user.username);
 	log_info("msg=\"oauth login\" client=%s outcome=ok next=%s", st.logid, oauth_jstr(st.v, "step"));
+	authz_audit_login(o, req, resp, &st, user.username, user.fhir_user, 0, NULL);
 out:
 	explicit_bzero(&user, sizeof user);
 	authz_step_fini(&st);

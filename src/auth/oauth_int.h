@@ -10,6 +10,7 @@
 #ifndef FHIRD_AUTH_OAUTH_INT_H
 #define FHIRD_AUTH_OAUTH_INT_H
 
+#include "audit/audit.h"
 #include "auth/jwks_cache.h"
 #include "auth/oauth.h"
 #include "auth/registry.h"
@@ -33,6 +34,7 @@ struct oauth {
 	char *oidc;           /* .well-known/openid-configuration, built once */
 	size_t oidc_len;
 	int secure;           /* TLS: cookies get Secure */
+	audit_t *audit;       /* the audit trail, or NULL (off) */
 	int external;         /* --auth external: only the discovery document */
 	auth_jwks_cache *client_jwks; /* backend clients' registered JWKS URLs */
 	http_limits *limits;  /* borrowed (oauth_set_limits); NULL: none */
@@ -143,6 +145,14 @@ int oauth_form(const http_request *req, http_param **ps, size_t *n);
  * Access-Control-Allow-Origin when the request's Origin is one the
  * client registered (auth_client.origins), nothing otherwise. */
 void oauth_cors_client(const http_request *req, http_response *resp, const auth_client *c);
+
+/* Records ev (kind, subtype, outcome and who filled in by the caller) in
+ * the audit trail with the request's address, and marks req audited.
+ * ev->status defaults to resp's. Never put a secret in ev. */
+void oauth_audit(oauth_t *o, http_request *req, const http_response *resp, audit_event *ev);
+
+/* The "error" of an OAuth error response in resp (arena copy), or NULL. */
+const char *oauth_audit_error(http_request *req, const http_response *resp);
 
 /* Revokes a grant family: a STORE_AUTH_REVOKED record (so the access
  * tokens carrying fam fail verification at once) and every live record

@@ -207,6 +207,22 @@ void oauth_revoke(oauth_t *o, http_request *req, http_response *resp)
 		resp->status = 200;
 	}
 	log_info("msg=\"oauth revoke\" client=%s outcome=%s", logid, what);
+	{
+		/* whose grant ended (from the token's claims or the refresh
+		 * record), never the token */
+		audit_event ev;
+		int access = !strcmp(what, "access_token"), refresh = !strcmp(what, "refresh_token");
+		memset(&ev, 0, sizeof ev);
+		ev.kind = AUDIT_TOKEN;
+		ev.subtype = AUDIT_TOKEN_REVOKE;
+		ev.outcome = -1;
+		ev.outcome_desc = what;
+		ev.client_id = c.id;
+		ev.subject = access && strcmp(cl.sub, cl.client_id) ? cl.sub : refresh ? oauth_jstr(v, "username") : NULL;
+		ev.fhir_user = access ? cl.fhir_user : refresh ? oauth_jstr(v, "fhir_user") : NULL;
+		ev.patient = access ? cl.patient : refresh ? oauth_jstr(v, "patient") : NULL;
+		oauth_audit(o, req, resp, &ev);
+	}
 	json_decref(v);
 	store_auth_rec_clear(&rec);
 	auth_claims_fini(&cl);

@@ -473,6 +473,19 @@ static void tok_respond(oauth_t *o, http_request *req, http_response *resp, cons
 	body = NULL;
 	log_info("msg=\"oauth token issued\" grant=%s client=%s refresh=%s id_token=%s", g->grant_type, logid,
 		 *rt ? "yes" : "no", idt ? "yes" : "no");
+	{
+		/* who got a token for whom; never the token itself */
+		audit_event ev;
+		memset(&ev, 0, sizeof ev);
+		ev.kind = AUDIT_TOKEN;
+		ev.subtype = strcmp(g->grant_type, "refresh_token") == 0 ? AUDIT_TOKEN_REFRESH : AUDIT_TOKEN_ISSUE;
+		ev.outcome = 0;
+		ev.client_id = g->client_id;
+		ev.subject = g->user ? g->username : NULL;
+		ev.fhir_user = g->user ? g->fhir_user : NULL;
+		ev.patient = g->patient;
+		oauth_audit(o, req, resp, &ev);
+	}
 fail:
 	if (rc) {
 		log_error("msg=\"oauth token: cannot issue\" client=%s err=%s", logid, err_name(rc));
@@ -762,21 +775,21 @@ void oauth_token(oauth_t *o, http_request *req, http_response *resp)
 		oauth_send_error(resp, 400, "invalid_request",
 				 rc == ERR_MEDIATYPE ? "Content-Type must be application/x-www-form-urlencoded" :
 						       "the form body could not be read");
-		return;
+		goto out;
 	}
 	if (oauth_param_dup(ps, n, NULL)) {
 		oauth_send_error(resp, 400, "invalid_request", "a parameter is repeated"); /* RFC 6749 3.2 */
-		return;
+		goto out;
 	}
 	oauth_param(ps, n, "grant_type", &grant);
 	if (!grant) {
 		oauth_send_error(resp, 400, "invalid_request", "grant_type is required");
-		return;
+		goto out;
 	}
 	rc = oauth_client_auth(o, req, ps, n, &c, &method, &error, &desc);
 	if (rc) {
 		oauth_send_error(resp, rc == ERR_DB ? 500 : 400, error, desc);
-		return;
+		goto out;
 	}
 	oauth_cors_client(req, resp, &c);
 	/* Per client only once the client proved who it is: a public
@@ -806,6 +819,22 @@ void oauth_token(oauth_t *o, http_request *req, http_response *resp)
 		oauth_log_safe(c.id, logid, sizeof logid);
 		oauth_send_error(resp, 400, "unsupported_grant_type", NULL);
 		log_info("msg=\"oauth token\" client=%s outcome=unsupported_grant_type", logid);
+	}
+out:
+	if (!req->audited) {
+		/* every refused token request: the client as authenticated, or
+		 * as claimed when it failed to authenticate (the outcome says so) */
+		audit_event ev;
+		const char *claimed = NULL;
+		memset(&ev, 0, sizeof ev);
+		ev.kind = AUDIT_TOKEN;
+		ev.subtype = grant && !strcmp(grant, "refresh_token") ? AUDIT_TOKEN_REFRESH : AUDIT_TOKEN_ISSUE;
+		ev.outcome = -1;
+		if (!c.id[0] && ps)
+			oauth_param(ps, n, "client_id", &claimed);
+		ev.client_id = c.id[0] ? c.id : claimed;
+		ev.outcome_desc = oauth_audit_error(req, resp);
+		oauth_audit(o, req, resp, &ev);
 	}
 	auth_client_fini(&c);
 }

@@ -388,9 +388,20 @@ int scope_format(const scope_set *s, char **out)
 	return 0;
 }
 
+/* Types a wildcard does not reach: a rule must name them. AuditEvent
+ * (the audit trail, issue 6): a client registered for the wildcard
+ * (system/[*].rs) may not obtain system/AuditEvent.rs by asking for it,
+ * and asking for the wildcard does not yield it. */
+static int scope_explicit_only(const char *type)
+{
+	return strcmp(type, "AuditEvent") == 0;
+}
+
 static int scope_type_covers(const char *have, const char *want)
 {
-	return strcmp(have, "*") == 0 || strcmp(have, want) == 0;
+	if (strcmp(have, want) == 0)
+		return 1;
+	return strcmp(have, "*") == 0 && !scope_explicit_only(want);
 }
 
 int scope_intersect(const scope_set *req, const scope_set *allowed, scope_set *out)
@@ -506,6 +517,8 @@ size_t scope_match(const scope_set *s, const char *type, unsigned perm, unsigned
 		 * a rule for one type says nothing about the others. */
 		if (strcmp(r->type, "*") != 0 && (!type || strcmp(r->type, type) != 0))
 			continue;
+		if (!strcmp(r->type, "*") && type && scope_explicit_only(type))
+			continue; /* see scope_explicit_only */
 		if (n < max && out)
 			out[n] = r;
 		n++;

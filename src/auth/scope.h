@@ -17,6 +17,10 @@
  * bounded because scope strings come from clients (authorize, token
  * requests) and from tokens.
  *
+ * One exception to "*" matching every type: AuditEvent (the audit trail)
+ * is only ever matched by a rule that names it (scope_intersect,
+ * scope_covers, scope_match), so no wildcard grant reaches it.
+ *
  * Ownership: a scope_set owns its rules and strings (scope_set_fini).
  */
 #ifndef FHIRD_AUTH_SCOPE_H

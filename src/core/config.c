@@ -15,7 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum cfg_kind { CFG_STR, CFG_SIZE, CFG_UINT, CFG_BOOL, CFG_AUTH };
+enum cfg_kind { CFG_STR, CFG_SIZE, CFG_UINT, CFG_BOOL, CFG_AUTH, CFG_AUDIT };
 
 struct cfg_row {
 	const char *key;
@@ -100,6 +100,8 @@ static const struct cfg_row cfg_rows[] = {
 	{ "write_batch_max", CFG_UINT, O(write_batch_max), 1, 10000, "256", "writes committed together by one fsync" },
 	{ "max_bundle_entries", CFG_UINT, O(max_bundle_entries), 1, 1000000, "10000", "entries in one batch/transaction Bundle (413 beyond)" },
 	{ "conditional_delete_multiple", CFG_BOOL, O(conditional_delete_multiple), 0, 1, "false", "a conditional delete may remove several matches (else 412)" },
+	{ "audit", CFG_AUDIT, O(audit), 0, 0, "auto", "audit trail of every access as AuditEvents: on, off, or auto (on with --auth smart)" },
+	{ "audit_queue_max", CFG_UINT, O(audit_queue_max), 1, 10000000, "16384", "audit events waiting to be written; when full, requests wait (up to 2 s) for the writer" },
 	{ "log_level", CFG_STR, O(log_level), 0, 0, "info", "debug, info, warn or error" },
 };
 #undef O
@@ -169,6 +171,14 @@ int config_set(config_t *c, const char *key, const char *value, char *err, size_
 			*(int *)(base + r->off) = CONFIG_AUTH_SMART;
 		else if (!strcmp(value, "external"))
 			*(int *)(base + r->off) = CONFIG_AUTH_EXTERNAL;
+		else
+			goto bad;
+		return 0;
+	case CFG_AUDIT:
+		if (!strcmp(value, "auto"))
+			*(int *)(base + r->off) = CONFIG_AUDIT_AUTO;
+		else if (cfg_parse_bool(value, &b) == 0)
+			*(int *)(base + r->off) = b ? CONFIG_AUDIT_ON : CONFIG_AUDIT_OFF;
 		else
 			goto bad;
 		return 0;
@@ -434,6 +444,8 @@ int config_finish(config_t *c, char *err, size_t errlen)
 	}
 	if (c->auth == CONFIG_AUTH_EXTERNAL && cfg_external_check(c, err, errlen))
 		return ERR_INVALID;
+	if (c->audit == CONFIG_AUDIT_AUTO)
+		c->audit = c->auth == CONFIG_AUTH_OFF ? CONFIG_AUDIT_OFF : CONFIG_AUDIT_ON;
 	if (c->page_default > c->page_max) {
 		snprintf(err, errlen, "page_default must not exceed page_max");
 		return ERR_INVALID;

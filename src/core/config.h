@@ -15,6 +15,11 @@
 
 enum config_auth { CONFIG_AUTH_OFF = 0, CONFIG_AUTH_SMART = 1, CONFIG_AUTH_EXTERNAL = 2 };
 
+/* audit: auto is on with --auth smart and off with --auth off (where
+ * every request is anonymous and full-access anyway); config_finish()
+ * settles it to on or off. */
+enum config_audit { CONFIG_AUDIT_OFF = 0, CONFIG_AUDIT_ON = 1, CONFIG_AUDIT_AUTO = 2 };
+
 typedef struct config {
 	char *listen;          /* "ADDR:PORT" as given */
 	char *listen_host;     /* parsed address, no brackets */
@@ -93,6 +98,8 @@ typedef struct config {
 	unsigned write_batch_max;  /* group commit: writes per fsync */
 	unsigned max_bundle_entries;   /* entries per batch/transaction (413 beyond) */
 	int conditional_delete_multiple; /* conditional delete may remove several */
+	int audit;                 /* enum config_audit; on or off after config_finish */
+	unsigned audit_queue_max;  /* events waiting for the audit writer */
 	char *log_level;
 } config_t;
 

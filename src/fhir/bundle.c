@@ -135,6 +135,7 @@ static json_t *bundle_subrequest(fhir_req *fr, const char *method, const char *u
 	sub.nparams = t.nparams;
 	sub.body = payload ? payload : "";
 	sub.is_tls = fr->http->is_tls;
+	sub.peer_text = fr->http->peer_text; /* for the audit trail */
 	sub.conn = fr->http->conn;
 	sub.is_sub = 1;
 	sub.sub_hname = hname;
@@ -342,6 +343,8 @@ static int tx_parse(fhir_req *fr, size_t i, json_t *entry, struct tx_entry *e)
 	if (!type)
 		return tx_fail(fr, i, ERR_NOTFOUND, "Unknown resource type in request.url");
 	e->type = type;
+	if (!strcmp(type->name, "AuditEvent")) /* written by the server alone (auditevent.c) */
+		return tx_fail(fr, i, ERR_METHOD, "AuditEvents are recorded by the server and cannot be written");
 	if (t.nsegments == seg0 + 2) {
 		e->id = t.segments[seg0 + 1];
 		if (!valid_id(e->id, strlen(e->id)))
@@ -741,6 +744,9 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 		} else {
 			json_object_set_new(r, "status",
 					    bundle_status(e->kind == TX_DELETE ? 204 : op->created ? 201 : 200));
+			/* the entries did not pass through fhir_handle: each write
+			 * is recorded here, the transaction itself there */
+			fhir_audit_tx_entry(fr, op, e->kind == TX_DELETE ? 204 : op->created ? 201 : 200);
 		}
 		if (op->result.vid > 0 && op->result.id[0]) {
 			json_object_set_new(r, "location",
@@ -820,6 +826,9 @@ void fhir_bundle(fhir_req *fr)
 		entries = json_array();
 		json_object_set_new(body, "entry", entries);
 	}
+	/* restful-interaction code for the audit trail: a literal, since
+	 * type dies with the body before the request is recorded */
+	fr->audit.subtype = strcmp(type, "batch") == 0 ? "batch" : "transaction";
 	if (strcmp(type, "batch") == 0)
 		bundle_batch(fr, entries);
 	else

@@ -1,6 +1,7 @@
 /*
  * fhir.c - fhir_handle(): the one pipeline every request goes through
- * (see fhir.h). Also maps interactions to what authorization is asked.
+ * (see fhir.h). Also maps interactions to what authorization is asked,
+ * and hands every authorized or refused request to the audit trail.
  */
 #include "fhir.h"
 
@@ -47,6 +48,79 @@ static const char *fhir_route_diag(int rc)
 		return "This method is not allowed on this URL";
 	default:
 		return NULL;
+	}
+}
+
+/* 1 when the request is about AuditEvent: those live in the audit trail,
+ * not among the resources, and have a handler of their own. */
+static int fhir_is_auditevent(const fhir_route *r)
+{
+	const fhir_type *t = r->ctype ? r->ctype : r->type;
+	return t && !strcmp(t->name, "AuditEvent");
+}
+
+/* The handler of an authorized request. */
+static void fhir_dispatch(fhir_req *fr)
+{
+	fhir_app *app = fr->app;
+
+	if (fhir_is_auditevent(&fr->route)) {
+		fhir_auditevent(fr);
+		return;
+	}
+	switch (fr->route.interaction) {
+	case FHIR_I_CAPABILITIES: {
+		char *body = malloc(app->capability_len + 1);
+		if (!body) {
+			fhir_send_error(fr, ERR_NOMEM, NULL, NULL);
+			return;
+		}
+		memcpy(body, app->capability, app->capability_len + 1);
+		fhir_send_body(fr, 200, body, app->capability_len);
+		return;
+	}
+	case FHIR_I_READ:
+		fhir_rest_read(fr);
+		return;
+	case FHIR_I_VREAD:
+		fhir_rest_vread(fr);
+		return;
+	case FHIR_I_CREATE:
+		fhir_rest_create(fr);
+		return;
+	case FHIR_I_UPDATE:
+		fhir_rest_update(fr);
+		return;
+	case FHIR_I_DELETE:
+		fhir_rest_delete(fr);
+		return;
+	case FHIR_I_HISTORY_INSTANCE:
+	case FHIR_I_HISTORY_TYPE:
+	case FHIR_I_HISTORY_SYSTEM:
+		fhir_history(fr);
+		return;
+	case FHIR_I_PATCH:
+		fhir_rest_patch(fr);
+		return;
+	case FHIR_I_SEARCH_TYPE:
+	case FHIR_I_SEARCH_SYSTEM:
+	case FHIR_I_SEARCH_COMPARTMENT:
+		fhir_search(fr);
+		return;
+	case FHIR_I_BATCH:
+		fhir_bundle(fr);
+		return;
+	case FHIR_I_OPERATION:
+		if (fr->route.type && !strcmp(fr->route.type->name, "Patient") && fr->route.id &&
+		    !strcmp(fr->route.operation, "$everything")) {
+			fhir_everything(fr);
+			return;
+		}
+		fhir_send_error(fr, ERR_NOTIMPL, "Unknown or unsupported operation", NULL);
+		return;
+	default:
+		fhir_send_error(fr, ERR_INTERNAL, NULL, NULL);
+		return;
 	}
 }
 
@@ -105,71 +179,21 @@ static void fhir_handle_one(fhir_app *app, http_request *req, http_response *res
 	    !strcmp(fr.route.operation, "$everything"))
 		target.interaction = AUTH_I_SEARCH; /* a search of the patient's compartment */
 	target.type = fr.route.type ? fr.route.type->name : NULL;
+	/* Patient/[id]/AuditEvent searches the audit trail, not the patient:
+	 * it needs the AuditEvent scope (auth_decide), not Patient's */
+	if (fr.route.ctype && fhir_is_auditevent(&fr.route))
+		target.type = "AuditEvent";
 	target.id = fr.route.id;
+	/* From here on every request is recorded, the refused ones too. */
+	fr.audit.on = target.interaction != AUTH_I_PUBLIC;
 	rc = auth_request_authorize(app->auth, req, &target, &fr.access);
-	if (rc) {
+	if (rc)
 		fhir_send_error(&fr, rc, NULL, NULL);
-		return;
-	}
-	if (!req->is_sub && http_limits_client(app->limits, HTTP_LIMIT_API, req, fr.access.client_id, &retry_s)) {
+	else if (!req->is_sub && http_limits_client(app->limits, HTTP_LIMIT_API, req, fr.access.client_id, &retry_s))
 		fhir_throttled(&fr, "Too many requests from this application (rate_api_client); retry later", retry_s);
-		return;
-	}
-
-	switch (fr.route.interaction) {
-	case FHIR_I_CAPABILITIES: {
-		char *body = malloc(app->capability_len + 1);
-		if (!body) {
-			fhir_send_error(&fr, ERR_NOMEM, NULL, NULL);
-			return;
-		}
-		memcpy(body, app->capability, app->capability_len + 1);
-		fhir_send_body(&fr, 200, body, app->capability_len);
-		return;
-	}
-	case FHIR_I_READ:
-		fhir_rest_read(&fr);
-		return;
-	case FHIR_I_VREAD:
-		fhir_rest_vread(&fr);
-		return;
-	case FHIR_I_CREATE:
-		fhir_rest_create(&fr);
-		return;
-	case FHIR_I_UPDATE:
-		fhir_rest_update(&fr);
-		return;
-	case FHIR_I_DELETE:
-		fhir_rest_delete(&fr);
-		return;
-	case FHIR_I_HISTORY_INSTANCE:
-	case FHIR_I_HISTORY_TYPE:
-	case FHIR_I_HISTORY_SYSTEM:
-		fhir_history(&fr);
-		return;
-	case FHIR_I_PATCH:
-		fhir_rest_patch(&fr);
-		return;
-	case FHIR_I_SEARCH_TYPE:
-	case FHIR_I_SEARCH_SYSTEM:
-	case FHIR_I_SEARCH_COMPARTMENT:
-		fhir_search(&fr);
-		return;
-	case FHIR_I_BATCH:
-		fhir_bundle(&fr);
-		return;
-	case FHIR_I_OPERATION:
-		if (fr.route.type && !strcmp(fr.route.type->name, "Patient") && fr.route.id &&
-		    !strcmp(fr.route.operation, "$everything")) {
-			fhir_everything(&fr);
-			return;
-		}
-		fhir_send_error(&fr, ERR_NOTIMPL, "Unknown or unsupported operation", NULL);
-		return;
-	default:
-		fhir_send_error(&fr, ERR_INTERNAL, NULL, NULL);
-		return;
-	}
+	else
+		fhir_dispatch(&fr);
+	fhir_audit_record(&fr);
 }
 
 void fhir_handle(void *appv, http_request *req, http_response *resp)

@@ -29,10 +29,13 @@
 #define FHIRD_NAME "fhird"
 #define FHIRD_VERSION "0.1.0"
 
+struct audit;
+
 typedef struct fhir_app {
 	const config_t *cfg;
 	store_t *store;
 	auth_t *auth;
+	struct audit *audit;   /* the audit trail (audit/audit.h); NULL when off */
 	char *capability;      /* CapabilityStatement JSON, built once at start */
 	size_t capability_len;
 	unsigned char cursor_key[32]; /* HMAC key for paging cursors, random per process */
@@ -75,6 +78,12 @@ typedef struct fhir_req {
 	fhir_route route;
 	auth_access access;
 	int pretty;
+	/* For the audit record of this request (auditlog.c); handlers set
+	 * what only they know. */
+	struct {
+		int on;              /* the request reached authorization: record it */
+		const char *subtype; /* overrides the interaction's code ("transaction") */
+	} audit;
 } fhir_req;
 
 /* The http_handler_fn: see the pipeline above. */
@@ -170,5 +179,30 @@ void fhir_everything(fhir_req *fr);
 
 /* ---- bundle.c: POST [base] with a batch or transaction Bundle ---- */
 void fhir_bundle(fhir_req *fr);
+
+/* ---- auditlog.c: what the audit trail records of FHIR requests ---- */
+
+/* Records fr (after its response was made) as an AuditEvent: the
+ * interaction, who (access context, client address), what (type, id or
+ * query), the patient when known, the outcome from the status. Nothing
+ * when auditing is off or the request never reached authorization
+ * (routing and content negotiation failures, capabilities). */
+void fhir_audit_record(fhir_req *fr);
+
+/* Records one write of a committed transaction (its entries do not go
+ * through fhir_handle): op as written, status as answered for the entry. */
+void fhir_audit_tx_entry(fhir_req *fr, const store_op_t *op, int status);
+
+/* The patient of a resource body: the Patient reference of one of the
+ * type's compartment parameters (search/extract.h). An audit_patient_fn. */
+int fhir_audit_patient_of(const char *type, const char *body, size_t len, char *out, size_t cap);
+
+/* ---- auditevent.c: AuditEvent read and search, from the audit trail ---- */
+
+/* GET AuditEvent/[id], AuditEvent/[id]/_history/1, AuditEvent?...,
+ * Patient/[id]/AuditEvent?...; every other interaction on AuditEvent is
+ * 405. The queue is flushed first, so an auditor sees every event
+ * recorded before its request. */
+void fhir_auditevent(fhir_req *fr);
 
 #endif

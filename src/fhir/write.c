@@ -54,6 +54,10 @@ int fhir_write_prepare(fhir_write *w, enum store_op_kind kind, const fhir_type *
 	int rc;
 
 	memset(w, 0, sizeof *w);
+	/* AuditEvents live in the audit trail, written by the server alone
+	 * (auditevent.c): never a resource version, whoever asks */
+	if (!strcmp(t->name, "AuditEvent"))
+		return ERR_METHOD;
 	if (id)
 		snprintf(w->id, sizeof w->id, "%s", id);
 	else if (fhir_write_new_id(w->id))

@@ -40,7 +40,8 @@ int fhir_write_check(const json_t *res, const fhir_type *t, fhir_issue *issue);
  * search index rows (base: our base URL, for absolute
  * references to ourselves), fills w->op (render = stamp). For DELETE, res is NULL.
  * id NULL for CREATE means "a new random id". Takes a new reference to
- * res. 0, ERR_NOMEM, ERR_INTERNAL. */
+ * res. 0, ERR_NOMEM, ERR_INTERNAL, ERR_METHOD (AuditEvent: only the
+ * audit trail makes those). */
 int fhir_write_prepare(fhir_write *w, enum store_op_kind kind, const fhir_type *t, const char *id, json_t *res,
 		       const char *base);
 

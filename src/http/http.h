@@ -39,6 +39,9 @@ typedef struct http_request {
 	size_t body_len;
 	int pre_error;           /* 0, or an ERR_* the listener detected (413, 414) */
 	int is_tls;
+	const char *peer_text;   /* peer (below) as text ("" when unknown), for the audit
+				    trail; a Bundle entry has its Bundle's */
+	int audited;             /* set by whoever recorded an audit event for this request */
 	void *conn;              /* the libmicrohttpd connection (for headers) */
 	/* The client's address as the socket sees it (with a proxy in front:
 	 * the proxy's): IPv4 in 4 bytes (IPv4-mapped IPv6 too), IPv6 in 16;

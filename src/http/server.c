@@ -231,6 +231,20 @@ static void http_peer(struct MHD_Connection *conn, http_request *req)
 	}
 }
 
+/* req->peer as text for the audit trail, in the arena ("" if unknown). */
+static const char *http_peer_text(arena_t *a, const http_request *req)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *p = NULL;
+
+	if (req->peer_len == 4)
+		p = inet_ntop(AF_INET, req->peer, buf, sizeof buf);
+	else if (req->peer_len == 16)
+		p = inet_ntop(AF_INET6, req->peer, buf, sizeof buf);
+	p = p ? arena_strdup(a, p) : NULL;
+	return p ? p : "";
+}
+
 static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connection *conn, struct http_ctx *c)
 {
 	http_request req;
@@ -249,6 +263,7 @@ static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connectio
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
 	req.is_tls = s->cert_pem != NULL && ci != NULL;
 	http_peer(conn, &req);
+	req.peer_text = http_peer_text(&c->arena, &req);
 	if (!req.pre_error) {
 		rc = http_target_parse(&c->arena, c->raw ? c->raw : "/", HTTP_MAX_PARAMS, &t);
 		if (rc) {

@@ -140,3 +140,21 @@ int http_target_parse(arena_t *a, const char *target, size_t max_params, http_ta
 	}
 	return 0;
 }
+
+int http_url_encode(buf_t *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int rc = 0;
+
+	for (; *s && !rc; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~') {
+			rc = buf_append_char(b, (char)c);
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			rc = buf_append(b, e, 3);
+		}
+	}
+	return rc;
+}

@@ -32,6 +32,11 @@ struct store_backend {
 	int (*auth_revoked)(void *impl, const char *a, const char *b, int *revoked);
 	int (*auth_expire_family)(void *impl, const char *family, int64_t exp_us);
 	int (*auth_purge)(void *impl, int64_t now_us, size_t *n);
+	/* audit trail (store.h) */
+	int (*audit_append)(void *impl, store_audit_rec *recs, size_t n, store_audit_hash_fn fn);
+	int (*audit_get)(void *impl, int64_t seq, store_audit_rec *out);
+	int (*audit_search)(void *impl, const store_audit_q *q, store_audit_page *out);
+	int (*audit_walk)(void *impl, store_audit_head *head, store_audit_walk_fn fn, void *ctx);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -28,6 +28,7 @@
  *   ix_*                                   search indexes (sqlite_index.c)
  *   auth_rec(kind, key, family, value, exp_us, created_us, used)
  *                                          SMART server state (sqlite_auth.c)
+ * The audit trail lives in a database file of its own (sqlite_audit.c).
  */
 #include "backend.h"
 #include "sqlite_int.h"
@@ -862,6 +863,7 @@ static void sq_close(void *impl)
 	/* before the writer's connection, so that the last one to close (which
 	 * checkpoints the WAL) is still the writer's */
 	sq_auth_close(s);
+	sq_audit_close(s);
 	for (int k = 0; k < SQ_NWRITE; k++)
 		sqlite3_finalize(s->wst[k]);
 	for (size_t k = 0; k < sizeof s->ist / sizeof s->ist[0]; k++)
@@ -938,6 +940,9 @@ static int sq_open(const store_options *o, void **out)
 	if (rc)
 		goto fail;
 	rc = sq_auth_open(s, o->path);
+	if (rc)
+		goto fail;
+	rc = sq_audit_open(s, o->path);
 	if (rc)
 		goto fail;
 	for (int k = 0; k < SQ_NWRITE; k++)
@@ -1034,4 +1039,8 @@ const struct store_backend store_sqlite_backend = {
 	.auth_expire_family = sq_auth_expire_family,
 	.auth_purge = sq_auth_purge,
 	.compartment_member = sq_compartment_member,
+	.audit_append = sq_audit_append,
+	.audit_get = sq_audit_get,
+	.audit_search = sq_audit_search,
+	.audit_walk = sq_audit_walk,
 };

@@ -85,6 +85,17 @@ struct sq {
 	pthread_mutex_t alock;
 	int alock_init;
 	sqlite3_stmt *ast[8];
+
+	/* the audit trail (sqlite_audit.c): a database file of its own, with
+	 * one write connection (one appender at a time: ulock) and one read
+	 * connection (one auditor query at a time: urlock) */
+	sqlite3 *udb;
+	pthread_mutex_t ulock;
+	sqlite3_stmt *ust[4];
+	sqlite3 *urdb;
+	pthread_mutex_t urlock;
+	struct sq_stmt_cache ucache;
+	int ulocks_init;
 };
 
 
@@ -116,6 +127,16 @@ int sq_auth_list(void *impl, enum store_auth_kind kind, store_auth_rec **out, si
 int sq_auth_revoked(void *impl, const char *a, const char *b, int *revoked);
 int sq_auth_expire_family(void *impl, const char *family, int64_t exp_us);
 int sq_auth_purge(void *impl, int64_t now_us, size_t *n);
+
+/* sqlite_audit.c: the audit trail's database next to path (created and
+ * migrated at open), and the backend entry points of store.h's audit
+ * calls. */
+int sq_audit_open(struct sq *s, const char *path);
+void sq_audit_close(struct sq *s);
+int sq_audit_append(void *impl, store_audit_rec *recs, size_t n, store_audit_hash_fn fn);
+int sq_audit_get(void *impl, int64_t seq, store_audit_rec *out);
+int sq_audit_search(void *impl, const store_audit_q *q, store_audit_page *out);
+int sq_audit_walk(void *impl, store_audit_head *head, store_audit_walk_fn fn, void *ctx);
 
 /* sqlite_index.c */
 int sq_index_write(struct sq *s, int64_t seq, const char *id, const search_row *rows, size_t n);

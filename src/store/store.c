@@ -244,3 +244,55 @@ int store_compartment_member(store_t *s, const char *type, int64_t seq, const ch
 {
 	return s->be->compartment_member(s->impl, type, seq, patient, yes);
 }
+
+/* ---- audit trail ---- */
+
+void store_audit_rec_clear(store_audit_rec *r)
+{
+	if (!r)
+		return;
+	free(r->query);
+	r->query = NULL;
+}
+
+void store_audit_page_clear(store_audit_page *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		store_audit_rec_clear(&p->items[i]);
+	free(p->items);
+	p->items = NULL;
+	p->n = 0;
+}
+
+int store_audit_append(store_t *s, store_audit_rec *recs, size_t n, store_audit_hash_fn fn)
+{
+	if (n == 0)
+		return 0;
+	if (!fn)
+		return ERR_INVALID;
+	return s->be->audit_append(s->impl, recs, n, fn);
+}
+
+int store_audit_get(store_t *s, int64_t seq, store_audit_rec *out)
+{
+	memset(out, 0, sizeof *out);
+	if (seq <= 0)
+		return ERR_NOTFOUND;
+	return s->be->audit_get(s->impl, seq, out);
+}
+
+int store_audit_search(store_t *s, const store_audit_q *q, store_audit_page *out)
+{
+	memset(out, 0, sizeof *out);
+	if (q->count == 0)
+		return ERR_INVALID;
+	return s->be->audit_search(s->impl, q, out);
+}
+
+int store_audit_walk(store_t *s, store_audit_head *head, store_audit_walk_fn fn, void *ctx)
+{
+	memset(head, 0, sizeof *head);
+	return s->be->audit_walk(s->impl, head, fn, ctx);
+}

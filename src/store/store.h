@@ -313,6 +313,106 @@ int store_auth_expire_family(store_t *s, const char *family, int64_t exp_us);
 /* Deletes records that expired before now_us. *n = how many. */
 int store_auth_purge(store_t *s, int64_t now_us, size_t *n);
 
+/* ---- audit trail ----------------------------------------------------
+ *
+ * The AuditEvents of src/audit/, kept apart from the resources (they are
+ * never versions, never in a search index, never written through
+ * store_commit; the SQLite backend keeps them in a file of its own so that
+ * appending them does not disturb the resources' readers). A record is the facts of one event in fixed fields, not
+ * its JSON: src/audit/ renders the AuditEvent when it is read (auditors
+ * read rarely; every request writes), which keeps a record a few hundred
+ * bytes in a table that only grows.
+ *
+ * Append-only: records are numbered 1, 2, ... (seq) and each carries a
+ * hash that chains it to the one before:
+ *   hash = fn(prev, record)   (src/audit/ defines fn: SHA-256 over prev
+ *                              and the record's canonical bytes)
+ * so that the chain's definition is the same for every backend. The head
+ * of the chain (last seq and hash) is also kept apart from the rows (a
+ * checkpoint), moved in the same transaction as every append: a tail cut
+ * off the table no longer matches it. */
+
+#define STORE_AUDIT_HASH 32
+
+typedef struct store_audit_rec {
+	int64_t seq;                /* assigned by store_audit_append */
+	int64_t recorded_us;        /* microseconds since the epoch */
+	int kind;                   /* enum audit_kind (audit.h) */
+	int status;                 /* the HTTP status answered, 0 when none */
+	int outcome;                /* 0, 4, 8, 12 (AuditEvent.outcome) */
+	char action[2];             /* "C", "R", "U", "D", "E" */
+	char subtype[32];           /* restful-interaction code, "110122" (login), "token-issue"... */
+	char outcome_desc[128];
+	char client_id[160];        /* "" when unknown */
+	char subject[160];          /* the token's sub or a login's username */
+	char fhir_user[160];        /* "Practitioner/x" */
+	char patient[65];           /* the patient's id, or "" */
+	char entity_type[64];       /* resource type of the data or query entity, or "" */
+	char entity_id[65];         /* id of the data entity, or "" */
+	char address[64];           /* the client's IP address */
+	char observer[256];         /* the recording server's FHIR base URL */
+	char issuer[256];           /* its OAuth issuer (namespace of client_id and subject) */
+	char *query;                /* a search's query string or NULL: borrowed by append,
+				       malloc'd by reads (store_audit_rec_clear) */
+	unsigned char prev[STORE_AUDIT_HASH]; /* the hash of seq - 1 (zeros for the first) */
+	unsigned char hash[STORE_AUDIT_HASH];
+} store_audit_rec;
+
+void store_audit_rec_clear(store_audit_rec *r);
+
+/* Computes a record's chain hash from the previous hash (r->prev is not
+ * read: prev is given) and the record's fields, seq included. */
+typedef void (*store_audit_hash_fn)(const unsigned char prev[STORE_AUDIT_HASH], const store_audit_rec *r,
+				    unsigned char out[STORE_AUDIT_HASH]);
+
+/* The checkpoint: the last record appended (present = 0 when nothing was
+ * ever appended). */
+typedef struct store_audit_head {
+	int present;
+	int64_t seq;
+	unsigned char hash[STORE_AUDIT_HASH];
+} store_audit_head;
+
+/* Appends recs[0..n) in ONE transaction, after the head checkpoint: each
+ * gets seq (head + 1, ...), prev and hash = fn(prev, rec); the checkpoint
+ * moves to the last one. Durable when it returns. The query strings are
+ * borrowed. ERR_DB (nothing appended, recs' seq/hash undefined). */
+int store_audit_append(store_t *s, store_audit_rec *recs, size_t n, store_audit_hash_fn fn);
+
+/* One record by seq. ERR_NOTFOUND, ERR_DB. out->query is malloc'd. */
+int store_audit_get(store_t *s, int64_t seq, store_audit_rec *out);
+
+/* A search of the audit records, newest first (seq descending). Every
+ * condition given must hold; strings NULL: no condition. */
+typedef struct store_audit_q {
+	int64_t seq;                /* > 0: only this record */
+	int64_t date_lo, date_hi;   /* recorded_us in [lo, hi]; INT64_MIN / INT64_MAX: open */
+	const char *patient;        /* patient id */
+	const char *agent;          /* client_id, subject or fhir_user */
+	const char *entity_type;
+	const char *entity_id;
+	const char *subtype;
+	const char *action;
+	int outcome;                /* -1: any */
+	int64_t before_seq;         /* keyset paging: seq < before_seq (0: from the newest) */
+	unsigned count;             /* page size, >= 1 */
+} store_audit_q;
+
+typedef struct store_audit_page {
+	store_audit_rec *items;     /* malloc'd array of n */
+	size_t n;
+	int has_more;               /* older records match too */
+} store_audit_page;
+
+int store_audit_search(store_t *s, const store_audit_q *q, store_audit_page *out);
+void store_audit_page_clear(store_audit_page *p);
+
+/* Walks every record in seq order, oldest first, in one read snapshot
+ * that also gives the checkpoint (*head, filled before the first call).
+ * fn returning non-zero stops the walk and is returned. ERR_DB. */
+typedef int (*store_audit_walk_fn)(void *ctx, const store_audit_rec *r);
+int store_audit_walk(store_t *s, store_audit_head *head, store_audit_walk_fn fn, void *ctx);
+
 typedef struct store_options {
 	const char *path;         /* SQLite file */
 	/* Used at open when the indexes were built with another parameter

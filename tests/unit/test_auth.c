@@ -179,6 +179,38 @@ static void test_granular_constraints(void **state)
 	fx_free(f);
 }
 
+/* AuditEvent (issue 6): only system/AuditEvent.rs, named, and only r/s. */
+static void test_auditevent(void **state)
+{
+	struct fx *f = fx_new("system/AuditEvent.rs", NULL, NULL);
+	auth_decision d;
+	(void)state;
+	assert_int_equal(decide(f, "AuditEvent", SCOPE_R, &d), 0);
+	assert_null(d.patient);
+	assert_int_equal(d.nconstraints, 0);
+	assert_int_equal(decide(f, "AuditEvent", SCOPE_S, &d), 0);
+	assert_int_equal(decide(f, "Patient", SCOPE_R, &d), ERR_FORBIDDEN);
+	fx_free(f);
+	/* no write letter grants a write, even when named */
+	f = fx_new("system/AuditEvent.cruds", NULL, NULL);
+	assert_int_equal(decide(f, "AuditEvent", SCOPE_C, &d), ERR_FORBIDDEN);
+	assert_int_equal(decide(f, "AuditEvent", SCOPE_U, &d), ERR_FORBIDDEN);
+	assert_int_equal(decide(f, "AuditEvent", SCOPE_D, &d), ERR_FORBIDDEN);
+	fx_free(f);
+	/* wildcards, patient/ and user/ rules, constrained rules: nothing */
+	f = fx_new("system/*.cruds patient/*.cruds user/*.cruds", "A", "Practitioner/x");
+	assert_int_equal(decide(f, "AuditEvent", SCOPE_R, &d), ERR_FORBIDDEN);
+	assert_int_equal(decide(f, "AuditEvent", SCOPE_S, &d), ERR_FORBIDDEN);
+	assert_int_equal(decide(f, "Observation", SCOPE_R, &d), 0);
+	fx_free(f);
+	f = fx_new("launch/patient patient/AuditEvent.rs user/AuditEvent.rs", "A", "Practitioner/x");
+	assert_int_equal(decide(f, "AuditEvent", SCOPE_R, &d), ERR_FORBIDDEN);
+	fx_free(f);
+	f = fx_new("system/AuditEvent.rs?outcome=8", NULL, NULL);
+	assert_int_equal(decide(f, "AuditEvent", SCOPE_S, &d), ERR_FORBIDDEN);
+	fx_free(f);
+}
+
 static void test_full_access(void **state)
 {
 	arena_t a;
@@ -207,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_v1_mapping),
 		cmocka_unit_test(test_granular_constraints),
 		cmocka_unit_test(test_full_access),
+		cmocka_unit_test(test_auditevent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -588,9 +588,32 @@ static void test_scope_match(void **state)
 	scope_set_fini(&set);
 }
 
+/* AuditEvent is reached only by rules that name it (issue 6): a wildcard
+ * neither grants it at the token endpoint nor matches it afterwards. */
+static void test_scope_auditevent_explicit(void **state)
+{
+	scope_set set = { 0 };
+	const scope_rule *out[4];
+
+	(void)state;
+	intersect("system/AuditEvent.rs", "system/*.cruds", "");
+	intersect("system/*.rs", "system/AuditEvent.rs", "");
+	intersect("system/AuditEvent.rs", "system/AuditEvent.rs", "system/AuditEvent.rs");
+	intersect("system/AuditEvent.rs system/Patient.rs", "system/*.rs", "system/Patient.rs");
+	assert_false(covers("system/*.rs", "system/AuditEvent.rs"));
+	assert_true(covers("system/AuditEvent.rs", "system/AuditEvent.r"));
+	parse_ok("system/*.rs patient/*.rs system/AuditEvent.s", &set);
+	assert_int_equal(scope_match(&set, "AuditEvent", SCOPE_R, SCOPE_SYSTEM | SCOPE_PATIENT, out, 4), 0);
+	assert_int_equal(scope_match(&set, "AuditEvent", SCOPE_S, SCOPE_SYSTEM, out, 4), 1);
+	assert_string_equal(out[0]->type, "AuditEvent");
+	assert_int_equal(scope_match(&set, "Observation", SCOPE_R, SCOPE_SYSTEM, out, 4), 1);
+	scope_set_fini(&set);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scope_auditevent_explicit),
 		cmocka_unit_test(test_scope_v1),	 cmocka_unit_test(test_scope_v2_letters),
 		cmocka_unit_test(test_scope_granular),	 cmocka_unit_test(test_scope_context),
 		cmocka_unit_test(test_scope_flags),	 cmocka_unit_test(test_scope_other),
