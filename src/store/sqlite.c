@@ -370,16 +370,22 @@ static int sq_history(void *impl, const store_history_q *q, store_history_page *
 		sqlite3_finalize(st);
 		st = NULL;
 	}
-	snprintf(sql, sizeof sql,
-		 "SELECT " SQ_COLS " FROM version v WHERE v.seq <= ?1 %s %s %s %s %s %s ORDER BY v.seq %s LIMIT ?9",
-		 q->type ? "AND v.type = ?2" : "", q->id ? "AND v.id = ?3" : "",
-		 q->since_us != INT64_MIN ? "AND v.updated_us >= ?4" : "",
-		 q->at_lo_us != INT64_MIN
-			 ? "AND v.updated_us <= ?6 AND NOT EXISTS (SELECT 1 FROM version n WHERE n.type = v.type "
-			   "AND n.id = v.id AND n.vid = v.vid + 1 AND n.updated_us <= ?5)"
-			 : "",
-		 newer ? "AND v.seq > ?7" : "", !newer && q->before_seq > 0 ? "AND v.seq < ?8" : "",
-		 newer ? "ASC" : "DESC");
+	{
+		const struct sq_frag frags[] = {
+			{ q->type != NULL, " AND v.type = ?2" },
+			{ q->id != NULL, " AND v.id = ?3" },
+			{ q->since_us != INT64_MIN, " AND v.updated_us >= ?4" },
+			{ q->at_lo_us != INT64_MIN,
+			  " AND v.updated_us <= ?6 AND NOT EXISTS (SELECT 1 FROM version n WHERE n.type = v.type "
+			  "AND n.id = v.id AND n.vid = v.vid + 1 AND n.updated_us <= ?5)" },
+			{ newer, " AND v.seq > ?7" },
+			{ !newer && q->before_seq > 0, " AND v.seq < ?8" },
+		};
+		if (sq_sql_build(sql, sizeof sql, "SELECT " SQ_COLS " FROM version v WHERE v.seq <= ?1", frags,
+				 sizeof frags / sizeof frags[0],
+				 newer ? " ORDER BY v.seq ASC LIMIT ?9" : " ORDER BY v.seq DESC LIMIT ?9"))
+			goto dberr;
+	}
 	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
 		goto dberr;
 	sqlite3_bind_int64(st, 1, snap);
@@ -893,6 +899,22 @@ static void sq_db_dir(const char *path)
 	*slash = '\0';
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		log_warn("msg=\"cannot create database directory\" errno=%d", errno);
+}
+
+int sq_sql_build(char *out, size_t cap, const char *head, const struct sq_frag *frags, size_t n, const char *tail)
+{
+	size_t len = 0;
+	const char *parts[2] = { head, tail };
+
+	for (size_t i = 0; i <= n + 1; i++) {
+		const char *t = i == 0 ? parts[0] : i == n + 1 ? parts[1] : frags[i - 1].on ? frags[i - 1].text : "";
+		size_t l = strlen(t);
+		if (len + l >= cap)
+			return ERR_INTERNAL;
+		memcpy(out + len, t, l + 1);
+		len += l;
+	}
+	return 0;
 }
 
 /* Process-wide SQLite settings, once, before the first connection: no

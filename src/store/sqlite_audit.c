@@ -460,15 +460,24 @@ int sq_audit_search(void *impl, const store_audit_q *q, store_audit_page *out)
 	size_t cap = (size_t)q->count + 1, n = 0;
 	int rc = 0, step;
 
-	snprintf(sql, sizeof sql, "SELECT " SQU_COLS " FROM audit_event WHERE 1 %s %s %s %s %s %s %s %s %s %s %s "
-				  "ORDER BY seq DESC LIMIT ?12",
-		 q->seq > 0 ? "AND seq = ?1" : "", q->before_seq > 0 ? "AND seq < ?2" : "",
-		 q->date_lo != INT64_MIN ? "AND recorded_us >= ?3" : "",
-		 q->date_hi != INT64_MAX ? "AND recorded_us <= ?4" : "", q->patient ? "AND patient = ?5" : "",
-		 q->agent ? "AND (client_id = ?6 OR fhir_user = ?6 OR subject = ?6)" : "",
-		 q->entity_type ? "AND entity_type = ?7" : "",
-		 q->entity_id ? "AND entity_id = ?8" : "", q->subtype ? "AND subtype = ?9" : "",
-		 q->action ? "AND action = ?10" : "", q->outcome >= 0 ? "AND outcome = ?11" : "");
+	/* Only these literals ever enter the SQL text (values are bound). */
+	const struct sq_frag conds[] = {
+		{ q->seq > 0, " AND seq = ?1" },
+		{ q->before_seq > 0, " AND seq < ?2" },
+		{ q->date_lo != INT64_MIN, " AND recorded_us >= ?3" },
+		{ q->date_hi != INT64_MAX, " AND recorded_us <= ?4" },
+		{ q->patient != NULL, " AND patient = ?5" },
+		{ q->agent != NULL, " AND (client_id = ?6 OR fhir_user = ?6 OR subject = ?6)" },
+		{ q->entity_type != NULL, " AND entity_type = ?7" },
+		{ q->entity_id != NULL, " AND entity_id = ?8" },
+		{ q->subtype != NULL, " AND subtype = ?9" },
+		{ q->action != NULL, " AND action = ?10" },
+		{ q->outcome >= 0, " AND outcome = ?11" },
+	};
+
+	if (sq_sql_build(sql, sizeof sql, "SELECT " SQU_COLS " FROM audit_event WHERE 1", conds,
+			 sizeof conds / sizeof conds[0], " ORDER BY seq DESC LIMIT ?12"))
+		return ERR_INTERNAL;
 	out->items = calloc(cap, sizeof *out->items);
 	if (!out->items)
 		return ERR_NOMEM;

@@ -147,6 +147,16 @@ int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n);
 int sq_index_prepare(struct sq *s);
 int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count);
 int sq_index_hash(void *impl, char *out, size_t cap);
+
+/* SQL text from fixed fragments only: head, then each fragment whose `on`
+ * is set, then tail, into out. Which fragments appear depends on the shape
+ * of a query, never on its values (those are bound). ERR_INTERNAL when
+ * out is too small (the fragments are literals: a programming error). */
+struct sq_frag {
+	int on;
+	const char *text;
+};
+int sq_sql_build(char *out, size_t cap, const char *head, const struct sq_frag *frags, size_t n, const char *tail);
 /* Compartment membership of one version (store.h), on connection db. */
 int sq_comp_member_db(sqlite3 *db, const char *type, int64_t seq, const char *patient, int *yes);
 int sq_compartment_member(void *impl, const char *type, int64_t seq, const char *patient, int *yes);
