@@ -16,6 +16,7 @@
 #include "auth/external.h"
 #include "auth/oauth.h"
 #include "auth/registry.h"
+#include "auth/secret.h"
 #include "auth/token.h"
 #include "core/config.h"
 #include "core/err.h"
@@ -240,10 +241,6 @@ static int main_serve(int argc, char **argv)
 		log_error("msg=\"cannot compile the search parameter expressions\"");
 		goto out;
 	}
-	if (getrandom(app.cursor_key, sizeof app.cursor_key, 0) != (ssize_t)sizeof app.cursor_key) {
-		log_error("msg=\"no randomness from the OS\"");
-		goto out;
-	}
 	/* Bind first: a port in use must not leave a new, empty database behind. */
 	rc = http_server_new(&cfg, main_handle, &mapp, &srv, &port);
 	if (rc)
@@ -271,6 +268,12 @@ static int main_serve(int argc, char **argv)
 		goto out;
 	}
 	app.store = store;
+	/* Paging cursors carry a MAC: the key is shared through the database so
+	 * that a next link made by one node is followed on another. */
+	if (auth_secret_get(store, "cursor", app.cursor_key, sizeof app.cursor_key)) {
+		log_error("msg=\"cannot load or create the cursor key\"");
+		goto out;
+	}
 
 	if (auto_base) {
 		/* Port 0: the base URL can only name the port the kernel chose. */
@@ -331,6 +334,18 @@ static int main_serve(int argc, char **argv)
 		goto out;
 	}
 	app.limits = limits;
+	{
+		/* device cookies made on one node must be known on the others */
+		unsigned char dk[32];
+		rc = auth_secret_get(store, "device-cookie", dk, sizeof dk);
+		if (!rc)
+			http_limits_set_device_key(limits, dk, sizeof dk);
+		explicit_bzero(dk, sizeof dk);
+		if (rc) {
+			log_error("msg=\"cannot load or create the device cookie key\"");
+			goto out;
+		}
+	}
 	if (mapp.oauth) {
 		oauth_set_limits(mapp.oauth, limits);
 		oauth_set_audit(mapp.oauth, audit);

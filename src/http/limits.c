@@ -102,6 +102,14 @@ int http_limits_new(const config_t *cfg, http_limits **out)
 	return 0;
 }
 
+void http_limits_set_device_key(http_limits *l, const unsigned char *key, size_t len)
+{
+	if (!l || !key || len == 0 || len > sizeof l->device_key)
+		return;
+	explicit_bzero(l->device_key, sizeof l->device_key);
+	memcpy(l->device_key, key, len);
+}
+
 void http_limits_free(http_limits *l)
 {
 	if (!l)

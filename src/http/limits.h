@@ -56,6 +56,11 @@ int http_limits_new(const config_t *cfg, http_limits **out);
 /* NULL-safe. */
 void http_limits_free(http_limits *l);
 
+/* Replaces the MAC key of login device cookies (random per process at
+ * creation) with one shared by every process on the database
+ * (auth/secret.h). len is at most 32 bytes. Call before serving. */
+void http_limits_set_device_key(http_limits *l, const unsigned char *key, size_t len);
+
 /* The clock the limits read (microseconds, monotonic). Tests inject
  * their own; fn NULL restores CLOCK_MONOTONIC. Not thread-safe: set it
  * before the limits are used. */

@@ -262,7 +262,8 @@ enum store_auth_kind {
 	STORE_AUTH_LAUNCH,   /* EHR launch context: key = hash of the launch value */
 	STORE_AUTH_REQUEST,  /* pending authorization request (login/consent pages) */
 	STORE_AUTH_REVOKED,  /* revoked access-token jti or grant family: key = that id */
-	STORE_AUTH_JTI       /* client assertion jti seen: key = client_id + " " + jti */
+	STORE_AUTH_JTI,      /* client assertion jti seen: key = client_id + " " + jti */
+	STORE_AUTH_SECRET    /* a server secret every node must share (auth/secret.h): key = its name */
 };
 
 #define STORE_AUTH_KEY_MAX 160
