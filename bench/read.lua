@@ -8,7 +8,9 @@
 -- path. Each wrk thread gets its own seed, so the threads do not request
 -- the same sequence. Responses other than 2xx/3xx are counted by wrk
 -- ("Non-2xx or 3xx responses"), and bench/run.sh reports them. With a
--- second argument, every request carries it as a bearer token.
+-- second argument (not empty), every request carries it as a bearer token.
+-- A third argument replaces the id format "pt-%05d" (bench/backends.sh
+-- reads the Patients of bench/gen_obs.py: "p%d").
 
 local counter = 0
 local headers = { ["Accept"] = "application/fhir+json" }
@@ -20,11 +22,15 @@ end
 
 local count = 10000
 local prefix
+local idfmt = "pt-%05d"
 
 function init(args)
 	count = tonumber(args[1] or "") or 10000
 	if args[2] and args[2] ~= "" then
 		headers["Authorization"] = "Bearer " .. args[2]
+	end
+	if args[3] and args[3] ~= "" then
+		idfmt = args[3]
 	end
 	prefix = wrk.path
 	if string.sub(prefix, -1) ~= "/" then
@@ -34,5 +40,5 @@ function init(args)
 end
 
 function request()
-	return wrk.format("GET", string.format("%spt-%05d", prefix, math.random(1, count)), headers)
+	return wrk.format("GET", prefix .. string.format(idfmt, math.random(1, count)), headers)
 end

@@ -27,7 +27,10 @@
 # 8. search: bench/search.sh (100k and 1M Observations over 10,000
 #    patients, Observation?patient=X&category=vital-signs&_count=20, page 1
 #    vs page 50 of a 1,000-match search); BENCH_SEARCH=0 skips it, SCALES
-#    and PATIENTS pick the sizes (see bench/search.sh).
+#    and PATIENTS pick the sizes (see bench/search.sh);
+# 9. backends: bench/backends.sh (read, search, create on SQLite, on
+#    PostgreSQL with one node and with two nodes on one database, in a
+#    throwaway PostgreSQL cluster); BENCH_BACKENDS=0 skips it.
 # Everything runs on loopback, wrk on the same CPUs as the servers: the
 # numbers compare, they do not measure a deployment. Temp dirs and both
 # servers are removed/stopped on exit, also on Ctrl-C.
@@ -369,3 +372,4 @@ printf '%s\n%s\n%s\n%s\n%s\n%s\n%s\n' "fhird-read $READ_T $READ_C $R" "fhird-cre
 				printf "WARNING: %s had %d errors (non-2xx/3xx responses or socket errors)\n", label[name[i]], err[i]
 	}'
 if [ "${BENCH_SEARCH:-1}" = 1 ]; then sh "$ROOT/bench/search.sh" "$BIN"; fi
+if [ "${BENCH_BACKENDS:-1}" = 1 ]; then sh "$ROOT/bench/backends.sh" "$BIN"; fi
