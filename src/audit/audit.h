@@ -43,6 +43,7 @@ enum audit_kind {
 #define AUDIT_TOKEN_ISSUE "token-issue"
 #define AUDIT_TOKEN_REFRESH "token-refresh"
 #define AUDIT_TOKEN_REVOKE "token-revoke"
+#define AUDIT_TOKEN_INTROSPECT "token-introspect"
 #define AUDIT_CS_FHIRD "urn:fhird:audit"
 
 /* One event as the caller knows it. Every string is optional (NULL). */

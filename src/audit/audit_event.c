@@ -263,7 +263,8 @@ static void w_type(struct ae_w *w, const store_audit_rec *r)
 		w_raw(w, "]");
 		break;
 	case AUDIT_TOKEN: {
-		int revoke = !strcmp(r->subtype, AUDIT_TOKEN_REVOKE);
+		/* revocation and introspection are not ITI-71 (getting a token) */
+		int revoke = !strcmp(r->subtype, AUDIT_TOKEN_REVOKE) || !strcmp(r->subtype, AUDIT_TOKEN_INTROSPECT);
 		w_coding(w, CS_DCM, "110114", "User Authentication");
 		w_raw(w, ",\"subtype\":[");
 		if (!revoke)

@@ -161,7 +161,7 @@ static void oauth_audit_denied(oauth_t *o, http_request *req, const http_respons
 		ev.subtype = AUDIT_TOKEN_REVOKE;
 	} else if (!strcmp(endpoint, "introspect") || !strcmp(endpoint, "token")) {
 		ev.kind = AUDIT_TOKEN;
-		ev.subtype = !strcmp(endpoint, "token") ? AUDIT_TOKEN_ISSUE : "token-introspect";
+		ev.subtype = !strcmp(endpoint, "token") ? AUDIT_TOKEN_ISSUE : AUDIT_TOKEN_INTROSPECT;
 	} else {
 		ev.kind = AUDIT_LOGIN; /* authorize and its pages */
 	}

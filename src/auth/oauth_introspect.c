@@ -154,6 +154,22 @@ void oauth_introspect(oauth_t *o, http_request *req, http_response *resp)
 	}
 	log_info("msg=\"oauth introspect\" client=%s active=%s", logid,
 		 json_is_true(json_object_get(out, "active")) ? "true" : "false");
+	{
+		/* An answer discloses a token's context (its patient, user and
+		 * scopes) to the asking client: recorded like any disclosure,
+		 * with that patient, never the token. */
+		audit_event ev;
+		int active = json_is_true(json_object_get(out, "active"));
+		memset(&ev, 0, sizeof ev);
+		ev.kind = AUDIT_TOKEN;
+		ev.subtype = AUDIT_TOKEN_INTROSPECT;
+		ev.status = 200; /* sent just below */
+		ev.outcome = -1;
+		ev.outcome_desc = active ? "active" : "inactive";
+		ev.client_id = c.id;
+		ev.patient = active ? json_string_value(json_object_get(out, "patient")) : NULL;
+		oauth_audit(o, req, resp, &ev);
+	}
 	oauth_send_json(resp, 200, out);
 	out = NULL;
 out:

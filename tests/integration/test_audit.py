@@ -14,7 +14,7 @@ import json
 import os
 import subprocess
 
-from smartutil import (APP, FULL_SCOPE, PASSWORDS, STD_SEED, STD_USERS, ClientKey, SmartCase, backend_client, cli,
+from smartutil import (ASSERTION_TYPE, client_assertion, APP, FULL_SCOPE, PASSWORDS, STD_SEED, STD_USERS, ClientKey, SmartCase, backend_client, cli,
                        ids_of)
 
 SCOPE = "launch/patient openid fhirUser patient/Patient.r patient/Observation.rs offline_access"
@@ -257,6 +257,36 @@ class TestRecorded(AuditCase):
                        PASSWORDS["alice"], PASSWORDS["bob"], "not-the-password"):
             self.assertNotIn(secret, text)
         self.assertNotIn(t["access_token"].split(".")[2], text)
+
+    def test_introspection_recorded(self):
+        """A successful introspection discloses a token's patient to the
+        asking client: recorded (subtype token-introspect, the asking
+        client as agent, the token's patient as entity, outcome 0), and so
+        is an introspection of a token that is not active; the tokens
+        themselves never."""
+        t = self.alice()
+        a = client_assertion(self.keys["svc"], "svc", self.token_url())
+        r = self.form_post("/auth/introspect", [("token", t["access_token"]), ("client_assertion_type", ASSERTION_TYPE),
+                                                ("client_assertion", a)])
+        self.assertEqual(r.status, 200, r)
+        self.assertIs(r.json.get("active"), True, r)
+        a = client_assertion(self.keys["svc"], "svc", self.token_url())
+        r = self.form_post("/auth/introspect", [("token", "not.a.token"), ("client_assertion_type", ASSERTION_TYPE),
+                                                ("client_assertion", a)])
+        self.assertEqual(r.status, 200, r)
+        self.assertIs(r.json.get("active"), False, r)
+        evs = self.events("agent=svc&subtype=token-introspect")
+        # newest first: the inactive answer, then the active one
+        self.assertEqual(len(evs), 2, evs)
+        inactive, active = [evs[0]], [evs[1]]
+        self.assertEqual(len(active), 1, evs)
+        self.assertEqual(len(inactive), 1, evs)
+        self.assertEqual(active[0]["outcome"], "0")
+        self.assertEqual(agent(active[0], "110153")["who"]["identifier"]["value"], "svc")
+        self.assertEqual(entity(active[0], "1")["what"]["reference"], "Patient/pa")
+        self.assertNotIn("ITI-71", json.dumps(active[0]["type"]) + json.dumps(active[0].get("subtype")))
+        self.assertIsNone(entity(inactive[0], "1"))
+        self.assertNotIn(t["access_token"], json.dumps(evs))
 
     def test_backend_token_recorded(self):
         """A Backend Services token issue: the client, no user."""
