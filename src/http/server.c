@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -41,6 +42,7 @@
 #include <unistd.h>
 
 #define HTTP_ARENA_CAP (8u << 20)
+#define HTTP_DRAIN_MIN ((size_t)64 << 20)
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -65,6 +67,7 @@ struct http_ctx {
 	int started;
 	int pre_error;
 	size_t discarded; /* body bytes dropped after the limit */
+	int answered_early; /* the 413 went out while the body was still arriving */
 	int status;
 	size_t bytes;
 	char method[16];
@@ -340,18 +343,25 @@ static int http_resp_has(const http_response *resp, const char *name)
  *     meant to be rendered at all, so it gets "default-src 'none'";
  *   - Strict-Transport-Security over TLS only (RFC 6797 7.2: not over
  *     plain HTTP): one year, subdomains included. */
-static void http_security_headers(struct MHD_Response *r, const http_response *resp, int tls)
+typedef void (*http_header_sink)(void *ctx, const char *name, const char *value);
+
+static void http_security_headers(http_header_sink add, void *ctx, const http_response *resp, int tls)
 {
-	MHD_add_response_header(r, "Cache-Control", "no-store");
-	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	add(ctx, "Cache-Control", "no-store");
+	add(ctx, "X-Content-Type-Options", "nosniff");
 	if (!http_resp_has(resp, "Referrer-Policy"))
-		MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+		add(ctx, "Referrer-Policy", "no-referrer");
 	if (!http_resp_has(resp, "Content-Security-Policy"))
-		MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+		add(ctx, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
 	if (!http_resp_has(resp, "X-Frame-Options"))
-		MHD_add_response_header(r, "X-Frame-Options", "DENY");
+		add(ctx, "X-Frame-Options", "DENY");
 	if (tls)
-		MHD_add_response_header(r, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+		add(ctx, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+}
+
+static void http_sink_mhd(void *r, const char *name, const char *value)
+{
+	MHD_add_response_header(r, name, value);
 }
 
 static enum MHD_Result http_queue(struct MHD_Connection *conn, struct http_ctx *c, http_response *resp, int tls)
@@ -373,7 +383,7 @@ static enum MHD_Result http_queue(struct MHD_Connection *conn, struct http_ctx *
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
 	for (unsigned i = 0; i < resp->nheaders; i++)
 		MHD_add_response_header(r, resp->hname[i], resp->hvalue[i]);
-	http_security_headers(r, resp, tls);
+	http_security_headers(http_sink_mhd, r, resp, tls);
 	c->status = resp->status;
 	c->bytes = resp->body_len;
 	ret = MHD_queue_response(conn, (unsigned)resp->status, r);
@@ -417,46 +427,135 @@ static const char *http_peer_text(arena_t *a, const http_request *req)
 	return p ? p : "";
 }
 
-static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connection *conn, struct http_ctx *c)
+/* Runs the application on the request read so far: fills *req and *resp
+ * (resp->body is then the caller's to send or free). */
+static void http_run(struct http_server *s, struct MHD_Connection *conn, struct http_ctx *c, http_request *req,
+		     http_response *resp)
 {
-	http_request req;
-	http_response resp;
 	http_target t;
 	const union MHD_ConnectionInfo *ci;
 	int rc = 0;
 
 	http_guard_busy(conn); /* no deadline while we work and the response goes out */
-	memset(&req, 0, sizeof req);
-	memset(&resp, 0, sizeof resp);
-	req.arena = &c->arena;
-	req.method = c->method;
-	req.conn = conn;
-	req.pre_error = c->pre_error;
+	memset(req, 0, sizeof *req);
+	memset(resp, 0, sizeof *resp);
+	req->arena = &c->arena;
+	req->method = c->method;
+	req->conn = conn;
+	req->pre_error = c->pre_error;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_PROTOCOL);
-	req.is_tls = s->cert_pem != NULL && ci != NULL;
-	http_peer(conn, &req);
-	req.peer_text = http_peer_text(&c->arena, &req);
-	if (!req.pre_error) {
+	req->is_tls = s->cert_pem != NULL && ci != NULL;
+	http_peer(conn, req);
+	req->peer_text = http_peer_text(&c->arena, req);
+	if (!req->pre_error) {
 		rc = http_target_parse(&c->arena, c->raw ? c->raw : "/", HTTP_MAX_PARAMS, &t);
 		if (rc) {
 			/* too many parameters is a URL problem, not a body one */
-			req.pre_error = rc == ERR_TOOBIG ? ERR_URITOOLONG : rc;
+			req->pre_error = rc == ERR_TOOBIG ? ERR_URITOOLONG : rc;
 		} else {
-			req.path = t.path;
-			req.segments = t.segments;
-			req.nsegments = t.nsegments;
-			req.params = t.params;
-			req.nparams = t.nparams;
+			req->path = t.path;
+			req->segments = t.segments;
+			req->nsegments = t.nsegments;
+			req->params = t.params;
+			req->nparams = t.nparams;
 		}
 	}
-	if (!req.path)
-		req.path = "/";
-	req.body = c->body.data ? c->body.data : "";
-	req.body_len = c->body.len;
-	s->fn(s->app, &req, &resp);
-	if (resp.status == 0)
-		resp.status = 500;
+	if (!req->path)
+		req->path = "/";
+	req->body = c->body.data ? c->body.data : "";
+	req->body_len = c->body.len;
+	s->fn(s->app, req, resp);
+	if (resp->status == 0)
+		resp->status = 500;
+}
+
+static enum MHD_Result http_dispatch(struct http_server *s, struct MHD_Connection *conn, struct http_ctx *c)
+{
+	http_request req;
+	http_response resp;
+
+	http_run(s, conn, c, &req, &resp);
 	return http_queue(conn, c, &resp, req.is_tls);
+}
+
+static void http_sink_buf(void *b, const char *name, const char *value)
+{
+	/* our own names and values; a line break would split the head */
+	if (strpbrk(name, "\r\n") || strpbrk(value, "\r\n"))
+		return;
+	buf_printf(b, "%s: %s\r\n", name, value);
+}
+
+/* Writes all of p[0..n) to the connection (through its TLS session when
+ * there is one). The socket is non-blocking: 0 only when everything went
+ * out at once, which a short response on an idle connection does (MHD has
+ * nothing of its own in flight while it reads a request body). */
+static int http_send_raw(struct MHD_Connection *conn, const char *p, size_t n)
+{
+	const union MHD_ConnectionInfo *ti = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const union MHD_ConnectionInfo *fi = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	while (n > 0) {
+		ssize_t w;
+		if (ti && ti->tls_session)
+			w = gnutls_record_send((gnutls_session_t)ti->tls_session, p, n);
+		else if (fi)
+			w = send(fi->connect_fd, p, n, MSG_NOSIGNAL);
+		else
+			return ERR_IO;
+		if (w <= 0)
+			return ERR_IO;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A chunked body has just grown past max_body_bytes (finding F9). MHD
+ * 0.9.75 takes a response only before the body is read or after all of
+ * it has arrived (MHD_queue_response() refuses one in between), and a
+ * chunked body may never end. So the 413 is written on the connection
+ * here, by us, with "Connection: close"; MHD never sends anything on
+ * this request afterwards (http_access() ends the connection instead of
+ * answering). The rest of the body is read and thrown away for a bounded
+ * amount, so that the client reads our answer instead of a reset.
+ * 0, or ERR_IO when it could not all be written at once (the caller
+ * closes the connection then, as before). */
+static int http_answer_early(struct http_server *s, struct MHD_Connection *conn, struct http_ctx *c)
+{
+	http_request req;
+	http_response resp;
+	buf_t b;
+	char date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	const char *reason;
+	int rc;
+
+	http_run(s, conn, c, &req, &resp);
+	reason = MHD_get_reason_phrase_for((unsigned)resp.status);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", gmtime_r(&now, &tm));
+	buf_init(&b, 65536 + resp.body_len);
+	rc = buf_printf(&b, "HTTP/1.1 %d %s\r\nDate: %s\r\nConnection: close\r\n", resp.status,
+			reason && *reason ? reason : "Error", date);
+	if (!rc && resp.content_type)
+		rc = buf_printf(&b, "Content-Type: %s\r\n", resp.content_type);
+	for (unsigned i = 0; !rc && i < resp.nheaders; i++)
+		http_sink_buf(&b, resp.hname[i], resp.hvalue[i]);
+	if (!rc)
+		http_security_headers(http_sink_buf, &b, &resp, req.is_tls);
+	if (!rc)
+		rc = buf_printf(&b, "Content-Length: %zu\r\n\r\n", resp.body_len);
+	if (!rc && resp.body_len)
+		rc = buf_append(&b, resp.body, resp.body_len);
+	if (!rc)
+		rc = http_send_raw(conn, b.data, b.len);
+	c->status = resp.status;
+	c->bytes = resp.body_len;
+	c->answered_early = 1;
+	free(resp.body);
+	buf_fini(&b);
+	return rc;
 }
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -475,7 +574,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 		snprintf(c->method, sizeof c->method, "%s", method);
 		if (!c->pre_error)
 			c->pre_error = http_line_check(c, conn, method, version);
-		if (cl) {
+		if (cl && !c->pre_error) {
 			char *end;
 			unsigned long long n = strtoull(cl, &end, 10);
 			if (*end == '\0' && n > s->cfg->max_body_bytes)
@@ -494,17 +593,32 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
 			if (rc) {
 				c->pre_error = rc;
 				buf_fini(&c->body);
+				/* a chunked body past the limit: answer now (F9) */
+				if (http_answer_early(s, conn, c))
+					return MHD_NO;
+				/* the rest of the body gets a deadline again */
+				http_guard_headers(conn);
 			}
 		} else {
-			/* Chunked body past the limit: drain a bounded amount so the
-			 * client can read our 413, then give up on the connection. */
+			/* After the early 413: read and drop what the client sent
+			 * before it saw the answer - up to 4x max_body_bytes, and at
+			 * least what a TCP connection holds in flight (socket
+			 * buffers on both ends, a few MiB) - so that it reads our
+			 * answer rather than a reset; a client still sending after
+			 * that is cut off. Nothing is kept, and the body deadline
+			 * (guard.h) bounds the time. */
+			size_t cap = 4 * s->cfg->max_body_bytes;
+			if (cap < HTTP_DRAIN_MIN)
+				cap = HTTP_DRAIN_MIN;
 			c->discarded += *upload_data_size;
-			if (c->discarded > 4 * s->cfg->max_body_bytes)
+			if (c->discarded > cap)
 				return MHD_NO;
 		}
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (c->answered_early)
+		return MHD_NO; /* the body ended after our 413: nothing more to say */
 	if (c->status)
 		return MHD_YES; /* already answered */
 	return http_dispatch(s, conn, c);

@@ -183,9 +183,17 @@ class TestWritesOnlyDataDir(unittest.TestCase):
         return ["setpriv", "--reuid=%d" % self.uid, "--regid=%d" % self.gid, "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--"]
 
-    def env(self):
-        # what the unit gives it: nothing of root's environment
-        return {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "TMPDIR": os.path.join(self.data, "tmp")}
+    def env(self, traced=False):
+        # what the unit gives it: nothing of root's environment (but the
+        # sanitizer settings of `make asan`)
+        e = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "TMPDIR": os.path.join(self.data, "tmp")}
+        for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+            if k in os.environ:
+                e[k] = os.environ[k]
+        if traced:
+            # LeakSanitizer stops the world with ptrace, which strace holds
+            e["ASAN_OPTIONS"] = (e.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":")
+        return e
 
     def cli(self, *args, input=None):
         p = subprocess.run(self.as_user() + [BIN] + list(args), input=input, capture_output=True, text=True,
@@ -201,7 +209,8 @@ class TestWritesOnlyDataDir(unittest.TestCase):
                 "--db", os.path.join(self.data, "fhird.db"), "--tls-cert", self.cert, "--tls-key", self.key,
                 "--auth", "smart"])
         self.log = open(os.path.join(self.base, "stderr.log"), "wb")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=self.env(), cwd="/")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.log, env=self.env(traced=True),
+                                     cwd="/")
         deadline = time.monotonic() + 120
         while True:
             if os.path.exists(portfile):

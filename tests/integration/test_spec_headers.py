@@ -20,6 +20,7 @@ limit is one request.
 import http.client
 import os
 import secrets
+import select
 import shutil
 import socket
 import ssl
@@ -71,7 +72,7 @@ class HeadersCase:
         cls.secrets = {}
         cls.server = cls.throttled = None
         try:
-            cls.server = Server("--auth", "smart", workdir=cls.workdir, tls=cls.TLS)
+            cls.server = Server("--auth", "smart", "--max-body-bytes", "1048576", workdir=cls.workdir, tls=cls.TLS)
             cls.keys["bk"] = ClientKey(cls.workdir, "EC", "hdr-bk-1")
             cls.register_client({"id": "hdr-backend", "type": "backend", "jwks": [cls.keys["bk"]],
                                  "scope": "system/Patient.cruds system/Observation.rs"})
@@ -125,6 +126,52 @@ class HeadersCase:
         self.assertTrue(lines[0].startswith("HTTP/1.1 "), buf[:300])
         headers = [tuple(x.strip() for x in ln.split(":", 1)) for ln in lines[1:]]
         return RawResp(int(lines[0].split()[1]), headers, body)
+
+    def endless_chunked(self, path):
+        """POSTs a chunked body that never ends; returns (bytes sent, the
+        answer). The server must answer 413 once max_body_bytes (1 MiB
+        here) is passed, while the body is still arriving."""
+        sock = socket.create_connection(("127.0.0.1", self.server.port), timeout=30)
+        if self.server.tls:
+            sock = self.server.ssl_context().wrap_socket(sock, server_hostname="127.0.0.1")
+        sent = 0
+        try:
+            sock.sendall(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\n"
+                         b"Authorization: Bearer %s\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         % (path.encode(), self.token.encode()))
+            chunk = b"10000\r\n" + b"a" * 65536 + b"\r\n"
+            while sent < 16 * 1048576:
+                readable, _, _ = select.select([sock], [], [], 0)
+                if readable or (self.server.tls and sock.pending()):
+                    break
+                try:
+                    sock.sendall(chunk)
+                except OSError:  # closed after answering (ssl.SSLError is one too)
+                    break
+                sent += 65536
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                d = sock.recv(65536)
+                if not d:
+                    break
+                buf += d
+        finally:
+            sock.close()
+        head, _, body = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.assertTrue(lines[0].startswith("HTTP/1.1 "), "no answer after %d bytes: %r" % (sent, buf[:300]))
+        headers = [tuple(x.strip() for x in ln.split(":", 1)) for ln in lines[1:]]
+        return sent, RawResp(int(lines[0].split()[1]), headers, body)
+
+    def test_endless_chunked_body(self):
+        """Finding F9: the 413 for a chunked body comes while it is still
+        being sent, with the same headers as every other answer."""
+        for path in ("/fhir/Patient", "/fhir"):
+            sent, r = self.endless_chunked(path)
+            self.check("chunked body past the limit " + path, r, 413)
+            self.assertEqual(r.all("connection"), ["close"], r)
+            self.assertLess(sent, 8 * 1048576, "the answer came only after %d bytes" % sent)
+        self.assertEqual(self.req("GET", "/fhir/metadata").status, 200)
 
     def auth(self):
         return {"Authorization": "Bearer " + self.token}
