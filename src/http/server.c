@@ -168,7 +168,7 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
 	return c;
 }
 
-/* State of http_headers_check() while it walks the header list. */
+/* State of http_header_check() while it walks the header list. */
 struct http_hwalk {
 	const char *expect; /* where the previous line ended (before its CRLF/LF) */
 	unsigned hosts;     /* Host fields seen */
