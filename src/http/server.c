@@ -11,7 +11,10 @@
  *
  * Limits enforced here, before the application sees anything:
  *   - URL length (414), body size (413: at once from Content-Length, or
- *     when a chunked body grows past it);
+ *     as soon as a chunked body grows past it - written by us, since
+ *     libmicrohttpd takes no response in the middle of a body);
+ *   - request syntax libmicrohttpd lets through or mangles (400,
+ *     http_line_check(): the request line, obs-fold, NULs, Host);
  *   - header memory (MHD_OPTION_CONNECTION_MEMORY_LIMIT; MHD answers 431),
  *   - connections in total and per client address, idle timeout, and a
  *     deadline for each request's headers and body (guard.h: slowloris).
