@@ -4,7 +4,7 @@
 The policy is the GnuTLS priority string of the tls_priorities setting
 (src/core/config.c): SECURE, TLS 1.3 and 1.2 only, without CBC ciphers,
 SHA-1 MACs, RSA key exchange and finite-field DHE. So at TLS 1.2 only
-ECDHE key exchange with an AEAD cipher (AES-GCM, ChaCha20-Poly1305, AES-CCM)
+ECDHE key exchange with an AEAD cipher (AES-GCM and ChaCha20-Poly1305 are tested)
 is accepted.
 
 A refusal proves something only if the client really offered the weak
