@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libgnutls28-dev nettle-dev
 librhonabwy-dev libargon2-dev
-libcmocka-dev python3 openssl curl sqlite3 clang libclang-rt-14-dev wrk nginx-light
+libcmocka-dev python3 openssl strace curl sqlite3 clang libclang-rt-14-dev wrk nginx-light
 chromium"
 missing=""
 for p in $PKGS; do

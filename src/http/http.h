@@ -37,7 +37,7 @@ typedef struct http_request {
 	size_t nparams;
 	const char *body;        /* NUL-terminated; body_len excludes the NUL */
 	size_t body_len;
-	int pre_error;           /* 0, or an ERR_* the listener detected (413, 414) */
+	int pre_error;           /* 0, or an ERR_* the listener detected (400, 413, 414) */
 	int is_tls;
 	const char *peer_text;   /* peer (below) as text ("" when unknown), for the audit
 				    trail; a Bundle entry has its Bundle's */

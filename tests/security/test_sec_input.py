@@ -396,8 +396,6 @@ class TestHeaderInjection(InputCase):
                 else:
                     self.assertEqual(r.status, expect, r.raw_head)
 
-    # KNOWN OPEN FINDING F8: libmicrohttpd 0.9.75 drops a header followed by an obs-fold line, so a folded If-Match is lost and the write proceeds; needs a raw-header check or a newer MHD (MHD_OPTION_CLIENT_DISCIPLINE_LVL)
-    @unittest.expectedFailure
     def test_crlf_in_request_headers(self):
         """RFC 9112 5.2 (a request with obs-fold: reject with 400, or replace
         each obs-fold by SP before interpreting the value) and RFC 9110 5.5
@@ -694,8 +692,6 @@ class TestLimits(InputCase):
                           TOO_COSTLY)
         self.assertIntact()
 
-    # KNOWN OPEN FINDING F7: ~1,000+ query parameters overflow libmicrohttpd's per-connection pool (max_header_bytes) before our URL checks run: the connection is dropped instead of 414
-    @unittest.expectedFailure
     def test_oversize_url(self):
         """RFC 9112 3 ("A server that receives a request-target longer than
         any URI it wishes to parse MUST respond with a 414") and
@@ -765,8 +761,6 @@ class TestLimits(InputCase):
         self.assertEqual(r.status, 413, r.raw_head)
         self.assertIntact()
 
-    # KNOWN OPEN FINDING F9: a chunked body past max_body_bytes is drained up to 4x the limit (so a finite body still gets its 413), then the connection is dropped without an answer; answering at once loses the 413 to a reset (no lingering close in libmicrohttpd)
-    @unittest.expectedFailure
     def test_chunked_body_cut_off(self):
         """A chunked body (no Content-Length) streamed without end:
         docs/http-behaviour.md (body over max_body_bytes: 413) - the server

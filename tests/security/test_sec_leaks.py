@@ -131,8 +131,6 @@ class TestFhirErrorBodies(SecAsserts, SpecCase):
                 self.assertEqual(r.status, 400, self.show(r))
                 self.check(r, echoed=(bad,))
 
-    # KNOWN OPEN FINDING F10: libmicrohttpd answers a space or NUL inside the request line with 404/405 instead of 400
-    @unittest.expectedFailure
     def test_raw_protocol_errors(self):
         """Broken HTTP framing (the request-smuggling primitives): RFC 9112
         6.3 (an invalid Content-Length, or several differing ones: 400),
