@@ -121,7 +121,7 @@ static void test_types_common_elements(void **state)
 		assert_int_equal(meta->kind, FHIR_K_COMPLEX);
 		assert_false(meta->is_array);
 		assert_non_null(lang);
-		assert_int_equal(lang->kind, FHIR_K_STRING);
+		assert_int_equal(lang->kind, FHIR_K_CODE);
 		assert_null(fhir_type_element(t, "resourceType"));
 	}
 	/* DomainResource adds text, contained, extension, modifierExtension. */
@@ -157,7 +157,7 @@ static void test_types_patient(void **state)
 	assert_false(e->required);
 
 	assert_int_equal(elem("Patient", "active")->kind, FHIR_K_BOOLEAN);
-	assert_int_equal(elem("Patient", "gender")->kind, FHIR_K_STRING); /* code */
+	assert_int_equal(elem("Patient", "gender")->kind, FHIR_K_CODE);
 	assert_true(elem("Patient", "identifier")->is_array);
 	assert_false(elem("Patient", "managingOrganization")->is_array);
 
@@ -189,7 +189,7 @@ static void test_types_observation(void **state)
 	e = elem("Observation", "status");
 	assert_non_null(e);
 	assert_true(e->required);
-	assert_int_equal(e->kind, FHIR_K_STRING);
+	assert_int_equal(e->kind, FHIR_K_CODE);
 	assert_true(elem("Observation", "code")->required);
 	assert_int_equal(elem("Observation", "code")->kind, FHIR_K_COMPLEX);
 	assert_false(elem("Observation", "subject")->required);
@@ -238,7 +238,7 @@ static void test_types_kinds(void **state)
 	assert_int_equal(elem("ImplementationGuide", "packageId")->kind, FHIR_K_ID);
 	assert_int_equal(elem("ChargeItem", "factorOverride")->kind, FHIR_K_DECIMAL);
 	assert_int_equal(elem("Bundle", "timestamp")->kind, FHIR_K_INSTANT);
-	assert_int_equal(elem("Bundle", "total")->kind, FHIR_K_INTEGER); /* unsignedInt */
+	assert_int_equal(elem("Bundle", "total")->kind, FHIR_K_UNSIGNED);
 	assert_true(elem("Bundle", "type")->required);
 	assert_true(elem("Bundle", "entry")->is_array);
 	assert_int_equal(elem("Bundle", "entry")->kind, FHIR_K_COMPLEX);
@@ -248,9 +248,9 @@ static void test_types_kinds(void **state)
 	/* CapabilityStatement.format is code 1..* */
 	assert_true(elem("CapabilityStatement", "format")->is_array);
 	assert_true(elem("CapabilityStatement", "format")->required);
-	assert_int_equal(elem("Binary", "data")->kind, FHIR_K_STRING); /* base64Binary */
+	assert_int_equal(elem("Binary", "data")->kind, FHIR_K_BASE64);
 	assert_true(elem("Binary", "contentType")->required);
-	assert_int_equal(elem("AllergyIntolerance", "category")->kind, FHIR_K_STRING);
+	assert_int_equal(elem("AllergyIntolerance", "category")->kind, FHIR_K_CODE);
 	assert_true(elem("AllergyIntolerance", "category")->is_array);
 	assert_true(elem("AllergyIntolerance", "patient")->required);
 }

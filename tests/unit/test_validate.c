@@ -281,8 +281,16 @@ static void test_validate_companion(void **state)
 	bad("{\"resourceType\":\"Patient\",\"_birthDate\":{\"extension\":[]}}", "Patient.birthDate", NULL);
 	/* Extension.url is 1..1 */
 	bad("{\"resourceType\":\"Patient\",\"_birthDate\":{\"extension\":[{\"valueString\":\"x\"}]}}",
-	    "Patient.birthDate.extension[0]", "url");
-	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"valueString\":\"x\"}]}", "Patient.extension[0]", "url");
+	    "Patient.birthDate.extension[0].url", "Missing required element 'url'");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"valueString\":\"x\"}]}", "Patient.extension[0].url",
+	    "Missing required element 'url'");
+	/* the extensions of a primitive are Extensions all the way down */
+	bad("{\"resourceType\":\"Patient\",\"_birthDate\":{\"extension\":[{\"url\":\"http://x\","
+	    "\"valueString\":\"x\",\"__proto__\":1}]}}",
+	    "Patient.birthDate.extension[0].__proto__", "Unknown element '__proto__'");
+	bad("{\"resourceType\":\"Patient\",\"_birthDate\":{\"extension\":[{\"url\":\"http://x\","
+	    "\"valueInteger\":\"7\"}]}}",
+	    "Patient.birthDate.extension[0].valueInteger", "JSON integer");
 }
 
 /* Repeating primitives: "x" and "_x" are aligned arrays; null fills a slot
