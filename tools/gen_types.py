@@ -393,6 +393,11 @@ def main():
     for path in structs:
         w(type_row(path, 0))
     w("};\n\nconst unsigned fhir_structs_count = %d;\n" % len(structs))
+    # The tables validate.c treats specially (ext-1; Bundle.entry.resource).
+    for cname, path in (("fhir_struct_extension", "Extension"), ("fhir_struct_bundle_entry", "Bundle.entry")):
+        if path not in struct_index:
+            die("no table %s" % path)
+        w("const fhir_type *const %s = &fhir_structs[%d]; /* %s */\n" % (cname, struct_index[path], path))
     w("\nconst fhir_type fhir_types[] = {\n")
     for name in resources:
         w(type_row(name, 1))

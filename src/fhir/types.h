@@ -98,6 +98,11 @@ const fhir_element *fhir_type_element(const fhir_type *t, const char *name);
 extern const fhir_type fhir_structs[];
 extern const unsigned fhir_structs_count;
 
+/* fhir_struct_find("Extension") and ("Bundle.entry"), without the search:
+ * validation needs them for every resource. */
+extern const fhir_type *const fhir_struct_extension;
+extern const fhir_type *const fhir_struct_bundle_entry;
+
 /* The datatype or BackboneElement table named name[0..len) or NULL; the
  * same rules as fhir_type_find(). */
 const fhir_type *fhir_struct_find(const char *name, size_t len);

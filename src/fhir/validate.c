@@ -58,22 +58,40 @@ struct validate_obj {
 
 static int validate_object(struct validate_walk *w, const json_t *obj, const fhir_type *t, enum validate_what what);
 
-/* Appends to the path; returns its length before, for validate_pop(). A
- * path that does not fit is cut (on a UTF-8 boundary when copied out). */
-static size_t validate_push(struct validate_walk *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s[0..n) to the path, cut when it does not fit (on a UTF-8
+ * boundary when copied out). */
+static void validate_append(struct validate_walk *w, const char *s, size_t n)
+{
+	size_t room = sizeof w->path - 1 - w->len;
 
-static size_t validate_push(struct validate_walk *w, const char *fmt, ...)
+	if (n > room)
+		n = room;
+	memcpy(w->path + w->len, s, n);
+	w->len += n;
+	w->path[w->len] = '\0';
+}
+
+#define VALIDATE_NO_INDEX ((size_t)-1)
+
+/* Appends ".name" or ".name[idx]" to the path; returns its length before,
+ * for validate_pop(). Hand-made rather than snprintf: it runs for every
+ * element of every resource written. */
+static size_t validate_push(struct validate_walk *w, const char *name, size_t idx)
 {
 	size_t mark = w->len;
-	va_list ap;
-	int n;
+	char num[24];
+	size_t at = sizeof num;
 
-	if (w->len + 1 < sizeof w->path) {
-		va_start(ap, fmt);
-		n = vsnprintf(w->path + w->len, sizeof w->path - w->len, fmt, ap);
-		va_end(ap);
-		if (n > 0)
-			w->len += (size_t)n < sizeof w->path - w->len ? (size_t)n : sizeof w->path - 1 - w->len;
+	validate_append(w, ".", 1);
+	validate_append(w, name, strlen(name));
+	if (idx != VALIDATE_NO_INDEX) {
+		num[--at] = ']';
+		do {
+			num[--at] = (char)('0' + idx % 10);
+			idx /= 10;
+		} while (idx);
+		num[--at] = '[';
+		validate_append(w, num + at, sizeof num - at);
 	}
 	return mark;
 }
@@ -128,7 +146,7 @@ static int validate_fail_at(struct validate_walk *w, const char *seg, const char
 	va_list ap;
 	int rc;
 
-	validate_push(w, ".%s", seg);
+	validate_push(w, seg, VALIDATE_NO_INDEX);
 	va_start(ap, fmt);
 	rc = validate_vfail(w, fmt, ap);
 	va_end(ap);
@@ -140,14 +158,26 @@ static int validate_is_primitive(unsigned kind)
 	return kind != FHIR_K_COMPLEX && kind != FHIR_K_RESOURCE;
 }
 
+/* "_" + name into buf (VALIDATE_NAME_BUF bytes); 0 when it does not fit,
+ * which no table name makes happen. */
+static int validate_underscore(const char *name, char *buf)
+{
+	size_t n = strlen(name);
+
+	if (n + 2 > VALIDATE_NAME_BUF)
+		return 0;
+	buf[0] = '_';
+	memcpy(buf + 1, name, n + 1);
+	return 1;
+}
+
 /* An element counts as present through its value or its "_x" extensions
  * (json.html: a primitive may carry only extensions, e.g. data-absent-reason). */
 static int validate_present(const json_t *obj, const char *name)
 {
 	char cname[VALIDATE_NAME_BUF];
-	int n = snprintf(cname, sizeof cname, "_%s", name);
 
-	return json_object_get(obj, name) || (n > 0 && (size_t)n < sizeof cname && json_object_get(obj, cname));
+	return json_object_get(obj, name) || (validate_underscore(name, cname) && json_object_get(obj, cname));
 }
 
 /* The "_x" property of element x when underscore is set, else "x" itself:
@@ -155,9 +185,10 @@ static int validate_present(const json_t *obj, const char *name)
 static const json_t *validate_partner(const json_t *obj, const char *name, int underscore)
 {
 	char cname[VALIDATE_NAME_BUF];
-	int n = snprintf(cname, sizeof cname, "_%s", name);
 
-	return n > 0 && (size_t)n < sizeof cname ? json_object_get(obj, underscore ? cname : name) : NULL;
+	if (!underscore)
+		return json_object_get(obj, name);
+	return validate_underscore(name, cname) ? json_object_get(obj, cname) : NULL;
 }
 
 /* XML Schema's \s, which the R4 regular expressions use. */
@@ -385,7 +416,7 @@ static int validate_element_ext(struct validate_walk *w, const json_t *v, const 
 			}
 			json_array_foreach(x, i, item)
 			{
-				size_t mark = validate_push(w, ".extension[%zu]", i);
+				size_t mark = validate_push(w, "extension", i);
 				if (!json_is_object(item) || json_object_size(item) == 0) {
 					rc = validate_fail(w, "Element '%s' must be a non-empty object",
 							   validate_seg(w, mark));
@@ -524,7 +555,7 @@ static int validate_element(struct validate_walk *w, const struct validate_obj *
 		goto out;
 	}
 	if (!el->is_array) {
-		mark = validate_push(w, ".%s", el->name);
+		mark = validate_push(w, el->name, VALIDATE_NO_INDEX);
 		if (json_is_array(v))
 			rc = validate_fail(w, "Element '%s' must be a single value, not an array", el->name);
 		else
@@ -552,7 +583,7 @@ static int validate_element(struct validate_walk *w, const struct validate_obj *
 	}
 	json_array_foreach(v, i, item)
 	{
-		mark = validate_push(w, ".%s[%zu]", el->name, i);
+		mark = validate_push(w, el->name, i);
 		if (json_is_null(item)) {
 			/* A null value keeps its place only for the extensions
 			 * at the same index of "_x". */
@@ -587,7 +618,7 @@ static int validate_companion(struct validate_walk *w, const struct validate_obj
 		goto out;
 	}
 	if (!el->is_array) {
-		mark = validate_push(w, ".%s", el->name);
+		mark = validate_push(w, el->name, VALIDATE_NO_INDEX);
 		if (json_is_array(v))
 			rc = validate_fail(w, "Element '%s' must be an object, not an array", cseg);
 		else
@@ -610,7 +641,7 @@ static int validate_companion(struct validate_walk *w, const struct validate_obj
 	{
 		const json_t *other = json_is_array(partner) ? json_array_get(partner, i) : NULL;
 
-		mark = validate_push(w, ".%s[%zu]", el->name, i);
+		mark = validate_push(w, el->name, i);
 		snprintf(cseg, sizeof cseg, "_%s[%zu]", el->name, i);
 		if (json_is_null(item)) {
 			if (!other || json_is_null(other)) {
@@ -743,11 +774,11 @@ int fhir_validate_resource_flags(const json_t *res, const fhir_type *t, unsigned
 	w.issue = issue;
 	w.flags = flags;
 	w.depth = 0;
-	w.ext = fhir_struct_find("Extension", 9);
-	w.entry = fhir_struct_find("Bundle.entry", 12);
+	w.ext = fhir_struct_extension;
+	w.entry = fhir_struct_bundle_entry;
 	w.len = 0;
 	w.path[0] = '\0';
-	validate_push(&w, "%s", t->name);
+	validate_append(&w, t->name, strlen(t->name));
 	if (!json_is_object(res)) {
 		rc = validate_fail(&w, "A resource must be a JSON object");
 		goto out;

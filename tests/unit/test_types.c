@@ -277,6 +277,8 @@ static void test_types_structs_sorted(void **state)
 		for (unsigned j = 1; j < t->n_elements; j++)
 			assert_true(strcmp(t->elements[j - 1].name, t->elements[j].name) < 0);
 	}
+	assert_ptr_equal(fhir_struct_extension, fhir_struct_find("Extension", 9));
+	assert_ptr_equal(fhir_struct_bundle_entry, fhir_struct_find("Bundle.entry", 12));
 	assert_null(fhir_struct_find("Patient", 7)); /* a resource, not a struct */
 	assert_null(fhir_struct_find("SimpleQuantity", 14)); /* a profile: its base Quantity serves */
 	assert_null(fhir_struct_find("Element", 7)); /* abstract */
