@@ -131,8 +131,11 @@ def c_ident(path):
 
 
 def load_sds(path):
-    with open(path, "rb") as f:
-        raw = f.read()
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        die("%s: %s" % (path, e.strerror))
     bundle = json.loads(raw.decode("utf-8"))
     sds = [e.get("resource", {}) for e in bundle.get("entry", [])]
     return raw, [sd for sd in sds if sd.get("resourceType") == "StructureDefinition"]
