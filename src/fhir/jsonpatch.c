@@ -723,8 +723,14 @@ int fhir_jsonpatch_apply(json_t **doc, const json_t *patch, char *diag, size_t d
 	}
 	for (i = 0; i < n; i++) {
 		c->index = i;
-		if ((rc = jp_op_apply(c, &ops[i])))
+		/* Every operation was well-formed (checked above): one that
+		 * fails now fails for this document, which is unprocessable
+		 * (422), not a bad request (http.html#patch, RFC 5789 2.2). */
+		if ((rc = jp_op_apply(c, &ops[i]))) {
+			if (rc == ERR_INVALID)
+				rc = ERR_UNPROCESSABLE;
 			goto out;
+		}
 	}
 	json_decref(*doc);
 	*doc = c->root;

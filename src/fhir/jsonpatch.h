@@ -61,12 +61,14 @@
  *                     "path"/"from", missing "value", a pointer that is not
  *                     RFC 6901 syntax ("~2", no leading '/') or is longer
  *                     than FHIR_JSONPATCH_MAX_POINTER, "from" a proper
- *                     prefix of "path" in a move; or a patch that cannot be
- *                     applied to this document: a path (or "from") that does
- *                     not exist for remove/replace/move/copy/test, an
- *                     add whose parent does not exist or is not a container,
- *                     an array index with leading zeros or not a number, an
- *                     add index beyond the array's size, removing the root;
+ *                     prefix of "path" in a move (nothing was applied);
+ *   ERR_UNPROCESSABLE a well-formed patch that cannot be applied to this
+ *                     document: a path (or "from") that does not exist for
+ *                     remove/replace/move/copy/test, an add whose parent
+ *                     does not exist or is not a container, an array index
+ *                     with leading zeros or not a number, an add index
+ *                     beyond the array's size, removing the root (422:
+ *                     http.html#patch, RFC 5789 2.2);
  *   ERR_PRECONDITION  a "test" operation found a different value (RFC 6902
  *                     §4.6 equality: numbers by value, so 1 equals 1.0;
  *                     objects unordered; arrays ordered; strings bytewise);

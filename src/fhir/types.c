@@ -1,5 +1,5 @@
 /*
- * types.c - lookups in the generated tables (types_gen.c). Both tables are
+ * types.c - lookups in the generated tables (types_gen.c). All tables are
  * sorted by strcmp order, so a binary search serves every request without
  * any state. fhir_type_find() runs on every request URL (route.c) and on
  * every resourceType in a body, so it takes a (ptr, len) name and never
@@ -28,22 +28,51 @@ static int types_name_cmp(const char *z, const char *s, size_t len)
 	return rc;
 }
 
-const fhir_type *fhir_type_find(const char *name, size_t len)
+/* Binary search of tab[0..n) by name. */
+static const fhir_type *types_table_find(const fhir_type *tab, unsigned n, const char *name, size_t len)
 {
 	const fhir_type *found = NULL;
-	unsigned lo = 0, hi = name ? fhir_types_count : 0;
+	unsigned lo = 0, hi = name ? n : 0;
 
 	while (lo < hi && !found) {
 		unsigned mid = lo + (hi - lo) / 2;
-		int c = types_name_cmp(fhir_types[mid].name, name, len);
+		int c = types_name_cmp(tab[mid].name, name, len);
 		if (c == 0)
-			found = &fhir_types[mid];
+			found = &tab[mid];
 		else if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	return found;
+}
+
+const fhir_type *fhir_type_find(const char *name, size_t len)
+{
+	return types_table_find(fhir_types, fhir_types_count, name, len);
+}
+
+const fhir_type *fhir_struct_find(const char *name, size_t len)
+{
+	return types_table_find(fhir_structs, fhir_structs_count, name, len);
+}
+
+/* el->type is an index the generator wrote instead of a pointer: 2 bytes
+ * instead of 8 and no load-time relocation for each of ~8,000 rows. For a
+ * complex value it indexes fhir_structs[]; for a resource it is 0 (any
+ * type) or 1 + an index into fhir_types[]. */
+const fhir_type *fhir_element_type(const fhir_element *el)
+{
+	const fhir_type *t = NULL;
+
+	if (!el)
+		goto out;
+	if (el->kind == FHIR_K_COMPLEX && el->type < fhir_structs_count)
+		t = &fhir_structs[el->type];
+	else if (el->kind == FHIR_K_RESOURCE && el->type > 0 && el->type <= fhir_types_count)
+		t = &fhir_types[el->type - 1];
+out:
+	return t;
 }
 
 const fhir_element *fhir_type_element(const fhir_type *t, const char *name)

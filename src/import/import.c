@@ -731,7 +731,9 @@ static void import_doc(import_ctx *x, import_file *f)
 	btype = json_string_value(json_object_get(root, "type"));
 	if (rt && strcmp(rt, "Bundle") == 0 && btype && import_bundle_kind(btype)) {
 		bt = fhir_type_find("Bundle", 6);
-		if (fhir_validate_resource(root, bt, &issue)) {
+		/* the entries' resources are checked one by one (import_pipe.c),
+		 * so that a bad one in a batch fails alone */
+		if (fhir_validate_resource_flags(root, bt, FHIR_VALIDATE_ENTRIES_SHALLOW, &issue)) {
 			import_item_fail(&it, ERR_UNPROCESSABLE, "%s%s%s", issue.expression, *issue.expression ? ": " : "",
 					 issue.message);
 			import_doc_bad(x, &it);

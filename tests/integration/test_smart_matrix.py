@@ -79,6 +79,28 @@ def value_for(el):
     return COMPLEX.get(t, {"id": "x"})
 
 
+def complete(els, path, obj):
+    """Adds to obj, a BackboneElement at path, the elements its definition
+    requires (min >= 1), and does the same in every BackboneElement below:
+    the server validates every level (json.html, validate.h)."""
+    for cpath, el in els.items():
+        if "." not in cpath or cpath.rsplit(".", 1)[0] != path:
+            continue
+        name = cpath.rsplit(".", 1)[1]
+        if el.get("min", 0) >= 1 and "contentReference" not in el:
+            if name.endswith("[x]"):
+                t = el["type"][0]["code"]
+                name = name[:-3] + t[0].upper() + t[1:]
+            if name not in obj:
+                v = value_for(el)
+                obj[name] = [v] if el.get("max") == "*" else v
+        if el.get("type") and el["type"][0]["code"] in ("BackboneElement", "Element") and name in obj:
+            for item in obj[name] if isinstance(obj[name], list) else [obj[name]]:
+                if isinstance(item, dict):
+                    complete(els, cpath, item)
+    return obj
+
+
 def link_path(rtype, expr):
     """The element path of rtype's branch of a compartment expression, or None."""
     for branch in expr.split("|"):
@@ -130,7 +152,7 @@ def build(defs, exprs, rtype, params, rid, pid):
             res[steps[0]] = node if els[rtype + "." + steps[0]].get("max") == "*" else node[0]
         else:
             res[steps[0]] = node
-        return res
+        return complete(els, rtype, res)
     return None
 
 

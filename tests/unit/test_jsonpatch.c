@@ -203,7 +203,7 @@ static void test_jsonpatch_a12_add_nonexistent_target(void **state)
 {
 	(void)state;
 	bad("{\"foo\":\"bar\"}", "[{\"op\":\"add\",\"path\":\"/baz/bat\",\"value\":\"qux\"}]",
-	    ERR_INVALID, "operation 0 (add): path not found: /baz/bat");
+	    ERR_UNPROCESSABLE, "operation 0 (add): path not found: /baz/bat");
 }
 
 /* A.13: an operation with two "op" members is an error. A parsed json_t no
@@ -307,7 +307,7 @@ static void test_jsonpatch_pointer_escapes(void **state)
 	   " {\"op\":\"test\",\"path\":\"/a\",\"value\":2},"
 	   " {\"op\":\"remove\",\"path\":\"/a\\u0000b\"}]",
 	   "{\"a\":2}");
-	bad("{\"a\":1}", "[{\"op\":\"test\",\"path\":\"/a\\u0000\",\"value\":1}]", ERR_INVALID, "path not found: /a?");
+	bad("{\"a\":1}", "[{\"op\":\"test\",\"path\":\"/a\\u0000\",\"value\":1}]", ERR_UNPROCESSABLE, "path not found: /a?");
 }
 
 /* §3: a pointer is "" or starts with '/'; '~' only as "~0" or "~1". */
@@ -337,16 +337,16 @@ static void test_jsonpatch_array_index_syntax(void **state)
 
 	for (i = 0; i < sizeof badidx / sizeof badidx[0]; i++) {
 		snprintf(patch, sizeof patch, "[{\"op\":\"add\",\"path\":\"/a/%s\",\"value\":9}]", badidx[i]);
-		bad("{\"a\":[1,2,3]}", patch, ERR_INVALID, "invalid array index");
+		bad("{\"a\":[1,2,3]}", patch, ERR_UNPROCESSABLE, "invalid array index");
 		snprintf(patch, sizeof patch, "[{\"op\":\"replace\",\"path\":\"/a/%s\",\"value\":9}]", badidx[i]);
-		bad("{\"a\":[1,2,3]}", patch, ERR_INVALID, NULL);
+		bad("{\"a\":[1,2,3]}", patch, ERR_UNPROCESSABLE, NULL);
 		snprintf(patch, sizeof patch, "[{\"op\":\"remove\",\"path\":\"/a/%s\"}]", badidx[i]);
-		bad("{\"a\":[1,2,3]}", patch, ERR_INVALID, NULL);
+		bad("{\"a\":[1,2,3]}", patch, ERR_UNPROCESSABLE, NULL);
 		snprintf(patch, sizeof patch, "[{\"op\":\"test\",\"path\":\"/a/%s\",\"value\":1}]", badidx[i]);
-		bad("{\"a\":[1,2,3]}", patch, ERR_INVALID, NULL);
+		bad("{\"a\":[1,2,3]}", patch, ERR_UNPROCESSABLE, NULL);
 		/* on the way to the target too */
 		snprintf(patch, sizeof patch, "[{\"op\":\"add\",\"path\":\"/a/%s/x\",\"value\":9}]", badidx[i]);
-		bad("{\"a\":[{},{},{}]}", patch, ERR_INVALID, NULL);
+		bad("{\"a\":[{},{},{}]}", patch, ERR_UNPROCESSABLE, NULL);
 	}
 	/* the same tokens are ordinary member names in an object */
 	ok("{\"a\":{\"01\":1}}",
@@ -354,8 +354,8 @@ static void test_jsonpatch_array_index_syntax(void **state)
 	   "{\"a\":{\"01\":1,\"-\":2}}");
 	/* an index far beyond any size is out of range, not a wrap-around */
 	bad("{\"a\":[1]}", "[{\"op\":\"add\",\"path\":\"/a/99999999999999999999999\",\"value\":9}]",
-	    ERR_INVALID, "out of range");
-	bad("{\"a\":[1]}", "[{\"op\":\"remove\",\"path\":\"/a/18446744073709551616\"}]", ERR_INVALID, "not found");
+	    ERR_UNPROCESSABLE, "out of range");
+	bad("{\"a\":[1]}", "[{\"op\":\"remove\",\"path\":\"/a/18446744073709551616\"}]", ERR_UNPROCESSABLE, "not found");
 }
 
 /* ---- RFC 6902 §4 operation rules ---- */
@@ -370,11 +370,11 @@ static void test_jsonpatch_add_array_bounds(void **state)
 	ok("{\"a\":[1,2]}", "[{\"op\":\"add\",\"path\":\"/a/2\",\"value\":3}]", "{\"a\":[1,2,3]}");
 	ok("{\"a\":[1,2]}", "[{\"op\":\"add\",\"path\":\"/a/0\",\"value\":0}]", "{\"a\":[0,1,2]}");
 	ok("{\"a\":[]}", "[{\"op\":\"add\",\"path\":\"/a/0\",\"value\":1}]", "{\"a\":[1]}");
-	bad("{\"a\":[1,2]}", "[{\"op\":\"add\",\"path\":\"/a/3\",\"value\":3}]", ERR_INVALID,
+	bad("{\"a\":[1,2]}", "[{\"op\":\"add\",\"path\":\"/a/3\",\"value\":3}]", ERR_UNPROCESSABLE,
 	    "operation 0 (add): array index out of range in /a/3");
-	bad("{\"a\":[]}", "[{\"op\":\"add\",\"path\":\"/a/1\",\"value\":3}]", ERR_INVALID, "out of range");
+	bad("{\"a\":[]}", "[{\"op\":\"add\",\"path\":\"/a/1\",\"value\":3}]", ERR_UNPROCESSABLE, "out of range");
 	/* "-" names no existing element: not a step on the way */
-	bad("{\"a\":[{}]}", "[{\"op\":\"add\",\"path\":\"/a/-/x\",\"value\":3}]", ERR_INVALID, "not found");
+	bad("{\"a\":[{}]}", "[{\"op\":\"add\",\"path\":\"/a/-/x\",\"value\":3}]", ERR_UNPROCESSABLE, "not found");
 }
 
 /* §4.1: an existing member is replaced by add; a scalar cannot be a
@@ -386,10 +386,10 @@ static void test_jsonpatch_add_object_and_root(void **state)
 	ok("{\"a\":1}", "[{\"op\":\"add\",\"path\":\"/b\",\"value\":null}]", "{\"a\":1,\"b\":null}");
 	ok("{\"a\":1}", "[{\"op\":\"add\",\"path\":\"\",\"value\":{\"b\":2}}]", "{\"b\":2}");
 	ok("{\"a\":1}", "[{\"op\":\"add\",\"path\":\"/\",\"value\":2}]", "{\"a\":1,\"\":2}");
-	bad("{\"a\":1}", "[{\"op\":\"add\",\"path\":\"/a/b\",\"value\":2}]", ERR_INVALID,
+	bad("{\"a\":1}", "[{\"op\":\"add\",\"path\":\"/a/b\",\"value\":2}]", ERR_UNPROCESSABLE,
 	    "parent is not an object or array: /a/b");
-	bad("{\"a\":\"s\"}", "[{\"op\":\"add\",\"path\":\"/a/0\",\"value\":2}]", ERR_INVALID, NULL);
-	bad("{\"a\":null}", "[{\"op\":\"add\",\"path\":\"/a/b/c\",\"value\":2}]", ERR_INVALID, "not found");
+	bad("{\"a\":\"s\"}", "[{\"op\":\"add\",\"path\":\"/a/0\",\"value\":2}]", ERR_UNPROCESSABLE, NULL);
+	bad("{\"a\":null}", "[{\"op\":\"add\",\"path\":\"/a/b/c\",\"value\":2}]", ERR_UNPROCESSABLE, "not found");
 }
 
 /* §4.2: the target must exist; arrays shift left; the root cannot go. */
@@ -399,10 +399,10 @@ static void test_jsonpatch_remove(void **state)
 	ok("{\"a\":[1,2,3]}", "[{\"op\":\"remove\",\"path\":\"/a/0\"}]", "{\"a\":[2,3]}");
 	ok("{\"a\":[1,2,3]}", "[{\"op\":\"remove\",\"path\":\"/a/2\"}]", "{\"a\":[1,2]}");
 	ok("{\"a\":{\"b\":null}}", "[{\"op\":\"remove\",\"path\":\"/a/b\"}]", "{\"a\":{}}");
-	bad("{\"a\":[1,2,3]}", "[{\"op\":\"remove\",\"path\":\"/a/3\"}]", ERR_INVALID, "path not found: /a/3");
-	bad("{\"a\":[1,2,3]}", "[{\"op\":\"remove\",\"path\":\"/a/-\"}]", ERR_INVALID, "path not found");
-	bad("{\"a\":1}", "[{\"op\":\"remove\",\"path\":\"/b\"}]", ERR_INVALID, "operation 0 (remove): path not found: /b");
-	bad("{\"a\":1}", "[{\"op\":\"remove\",\"path\":\"\"}]", ERR_INVALID, "cannot remove the whole document");
+	bad("{\"a\":[1,2,3]}", "[{\"op\":\"remove\",\"path\":\"/a/3\"}]", ERR_UNPROCESSABLE, "path not found: /a/3");
+	bad("{\"a\":[1,2,3]}", "[{\"op\":\"remove\",\"path\":\"/a/-\"}]", ERR_UNPROCESSABLE, "path not found");
+	bad("{\"a\":1}", "[{\"op\":\"remove\",\"path\":\"/b\"}]", ERR_UNPROCESSABLE, "operation 0 (remove): path not found: /b");
+	bad("{\"a\":1}", "[{\"op\":\"remove\",\"path\":\"\"}]", ERR_UNPROCESSABLE, "cannot remove the whole document");
 }
 
 /* §4.3: replace needs an existing target; index == size and "-" are not
@@ -417,9 +417,9 @@ static void test_jsonpatch_replace(void **state)
 	ok("{\"a\":1}",
 	   "[{\"op\":\"replace\",\"path\":\"\",\"value\":{\"x\":{}}},{\"op\":\"add\",\"path\":\"/x/y\",\"value\":1}]",
 	   "{\"x\":{\"y\":1}}");
-	bad("{\"a\":[1,2]}", "[{\"op\":\"replace\",\"path\":\"/a/2\",\"value\":9}]", ERR_INVALID, "path not found: /a/2");
-	bad("{\"a\":[1,2]}", "[{\"op\":\"replace\",\"path\":\"/a/-\",\"value\":9}]", ERR_INVALID, "path not found");
-	bad("{\"a\":1}", "[{\"op\":\"replace\",\"path\":\"/b\",\"value\":9}]", ERR_INVALID, "path not found: /b");
+	bad("{\"a\":[1,2]}", "[{\"op\":\"replace\",\"path\":\"/a/2\",\"value\":9}]", ERR_UNPROCESSABLE, "path not found: /a/2");
+	bad("{\"a\":[1,2]}", "[{\"op\":\"replace\",\"path\":\"/a/-\",\"value\":9}]", ERR_UNPROCESSABLE, "path not found");
+	bad("{\"a\":1}", "[{\"op\":\"replace\",\"path\":\"/b\",\"value\":9}]", ERR_UNPROCESSABLE, "path not found: /b");
 }
 
 /* §4.4: "from" must exist and must not be a proper prefix of "path";
@@ -432,8 +432,8 @@ static void test_jsonpatch_move(void **state)
 	    "operation 0 (move): \"from\" is a proper prefix of \"path\": /a");
 	bad("{\"a\":{\"b\":{}}}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/a/b/c\"}]", ERR_INVALID, "proper prefix");
 	bad("{\"a\":{}}", "[{\"op\":\"move\",\"from\":\"\",\"path\":\"/a/b\"}]", ERR_INVALID, "proper prefix");
-	bad("{\"a\":{}}", "[{\"op\":\"move\",\"from\":\"/x\",\"path\":\"/y\"}]", ERR_INVALID, "from not found: /x");
-	bad("{\"a\":{}}", "[{\"op\":\"move\",\"from\":\"/x\",\"path\":\"/x\"}]", ERR_INVALID, "from not found: /x");
+	bad("{\"a\":{}}", "[{\"op\":\"move\",\"from\":\"/x\",\"path\":\"/y\"}]", ERR_UNPROCESSABLE, "from not found: /x");
+	bad("{\"a\":{}}", "[{\"op\":\"move\",\"from\":\"/x\",\"path\":\"/x\"}]", ERR_UNPROCESSABLE, "from not found: /x");
 	ok("{\"a\":1,\"ab\":2}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/ab\"}]", "{\"ab\":1}");
 	ok("{\"a\":{\"b\":1}}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/a\"}]", "{\"a\":{\"b\":1}}");
 	ok("{\"a\":{\"b\":1}}", "[{\"op\":\"move\",\"from\":\"\",\"path\":\"\"}]", "{\"a\":{\"b\":1}}");
@@ -444,7 +444,7 @@ static void test_jsonpatch_move(void **state)
 	ok("{\"a\":[1,2],\"b\":[]}", "[{\"op\":\"move\",\"from\":\"/a/0\",\"path\":\"/b/-\"}]", "{\"a\":[2],\"b\":[1]}");
 	ok("{\"a\":[1,2,3]}", "[{\"op\":\"move\",\"from\":\"/a/2\",\"path\":\"/a/0\"}]", "{\"a\":[3,1,2]}");
 	/* the add half still needs a place to go */
-	bad("{\"a\":1}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/b/c\"}]", ERR_INVALID, "path not found: /b/c");
+	bad("{\"a\":1}", "[{\"op\":\"move\",\"from\":\"/a\",\"path\":\"/b/c\"}]", ERR_UNPROCESSABLE, "path not found: /b/c");
 }
 
 /* §4.5: copy needs "from"; the copy is independent of its source. */
@@ -458,7 +458,7 @@ static void test_jsonpatch_copy(void **state)
 	ok("{\"a\":{\"b\":1}}", "[{\"op\":\"copy\",\"from\":\"/a\",\"path\":\"/a/c\"}]", "{\"a\":{\"b\":1,\"c\":{\"b\":1}}}");
 	ok("{\"a\":1}", "[{\"op\":\"copy\",\"from\":\"\",\"path\":\"/b\"}]", "{\"a\":1,\"b\":{\"a\":1}}");
 	ok("{\"a\":[1,2]}", "[{\"op\":\"copy\",\"from\":\"/a/0\",\"path\":\"/a/-\"}]", "{\"a\":[1,2,1]}");
-	bad("{\"a\":1}", "[{\"op\":\"copy\",\"from\":\"/b\",\"path\":\"/c\"}]", ERR_INVALID, "operation 0 (copy): from not found: /b");
+	bad("{\"a\":1}", "[{\"op\":\"copy\",\"from\":\"/b\",\"path\":\"/c\"}]", ERR_UNPROCESSABLE, "operation 0 (copy): from not found: /b");
 	bad("{\"a\":1}", "[{\"op\":\"copy\",\"path\":\"/c\"}]", ERR_INVALID, "missing or non-string \"from\"");
 }
 
@@ -501,7 +501,7 @@ static void test_jsonpatch_test_equality(void **state)
 	bad(doc, "[{\"op\":\"test\",\"path\":\"/s\",\"value\":\"cafe\\u0301\"}]", ERR_PRECONDITION, NULL);
 	bad(doc, "[{\"op\":\"test\",\"path\":\"/s\",\"value\":\"caf\"}]", ERR_PRECONDITION, NULL);
 	/* a missing target is not a value */
-	bad(doc, "[{\"op\":\"test\",\"path\":\"/missing\",\"value\":null}]", ERR_INVALID, "path not found: /missing");
+	bad(doc, "[{\"op\":\"test\",\"path\":\"/missing\",\"value\":null}]", ERR_UNPROCESSABLE, "path not found: /missing");
 	/* the root */
 	bad(doc, "[{\"op\":\"test\",\"path\":\"\",\"value\":{}}]", ERR_PRECONDITION, "value differs at \"\"");
 }
@@ -550,12 +550,12 @@ static void test_jsonpatch_atomic(void **state)
 	    "[{\"op\":\"add\",\"path\":\"/gender\",\"value\":\"male\"},"
 	    " {\"op\":\"remove\",\"path\":\"/active\"},"
 	    " {\"op\":\"replace\",\"path\":\"/birthDate\",\"value\":\"1974\"}]",
-	    ERR_INVALID, "operation 2 (replace): path not found: /birthDate");
+	    ERR_UNPROCESSABLE, "operation 2 (replace): path not found: /birthDate");
 	bad(doc,
 	    "[{\"op\":\"replace\",\"path\":\"/name/0/family\",\"value\":\"Smith\"},"
 	    " {\"op\":\"replace\",\"path\":\"\",\"value\":{}},"
 	    " {\"op\":\"test\",\"path\":\"/name/0/family\",\"value\":\"Smith\"}]",
-	    ERR_INVALID, "operation 2 (test): path not found: /name/0/family");
+	    ERR_UNPROCESSABLE, "operation 2 (test): path not found: /name/0/family");
 	bad(doc,
 	    "[{\"op\":\"replace\",\"path\":\"/name/0/family\",\"value\":\"Smith\"},"
 	    " {\"op\":\"move\",\"from\":\"/active\",\"path\":\"/x\"},"
@@ -758,17 +758,17 @@ static void test_jsonpatch_diag(void **state)
 	size_t len;
 	(void)state;
 
-	assert_int_equal(fhir_jsonpatch_apply(&d, p, NULL, 0), ERR_INVALID);
-	assert_int_equal(fhir_jsonpatch_apply(&d, p, diag, 0), ERR_INVALID);
+	assert_int_equal(fhir_jsonpatch_apply(&d, p, NULL, 0), ERR_UNPROCESSABLE);
+	assert_int_equal(fhir_jsonpatch_apply(&d, p, diag, 0), ERR_UNPROCESSABLE);
 	for (len = 1; len < sizeof diag; len++) {
 		memset(diag, 'Z', sizeof diag);
-		assert_int_equal(fhir_jsonpatch_apply(&d, p, diag, len), ERR_INVALID);
+		assert_int_equal(fhir_jsonpatch_apply(&d, p, diag, len), ERR_UNPROCESSABLE);
 		assert_true(strlen(diag) < len);
 		assert_true(valid_utf8(diag, strlen(diag)));
 		assert_int_equal(diag[len], 'Z'); /* nothing written past diaglen */
 	}
 	/* control characters are not echoed */
-	assert_int_equal(fhir_jsonpatch_apply(&d, p2, diag, sizeof diag), ERR_INVALID);
+	assert_int_equal(fhir_jsonpatch_apply(&d, p2, diag, sizeof diag), ERR_UNPROCESSABLE);
 	assert_string_equal(diag, "operation 0 (remove): path not found: /???");
 	json_decref(p);
 	json_decref(p2);

@@ -409,8 +409,8 @@ static int is_summary(const char *type, const char *name)
 /* The generated isSummary column against the R4 definitions. */
 static void test_summary_flags(void **state)
 {
-	static const fhir_element own_el[] = { { "name", FHIR_K_STRING, 0, 0, NULL, 0 } };
-	static const fhir_type own = { "Patient", own_el, 1 }; /* not fhir_types[]'s Patient */
+	static const fhir_element own_el[] = { { .name = "name", .kind = FHIR_K_STRING } };
+	static const fhir_type own = { .name = "Patient", .elements = own_el, .n_elements = 1 }; /* not fhir_types[]'s Patient */
 	const fhir_type *pat = fhir_type_find("Patient", 7);
 	fhir_element copy;
 	unsigned i, j;

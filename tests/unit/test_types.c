@@ -1,8 +1,9 @@
 /*
  * test_types.c - the generated R4 type tables (types.h, types_gen.c) and
- * their lookups: the set of concrete R4 4.0.1 resource types, sort order
- * (binary search depends on it), element shapes taken from the
- * StructureDefinitions, choice expansion, and (ptr, len) name lookup.
+ * their lookups: the set of concrete R4 4.0.1 resource types, the datatype
+ * and BackboneElement tables, sort order (binary search depends on it),
+ * element shapes taken from the StructureDefinitions, choice expansion,
+ * contentReference, and (ptr, len) name lookup.
  */
 #include "fhir/types.h"
 
@@ -121,7 +122,7 @@ static void test_types_common_elements(void **state)
 		assert_int_equal(meta->kind, FHIR_K_COMPLEX);
 		assert_false(meta->is_array);
 		assert_non_null(lang);
-		assert_int_equal(lang->kind, FHIR_K_STRING);
+		assert_int_equal(lang->kind, FHIR_K_CODE);
 		assert_null(fhir_type_element(t, "resourceType"));
 	}
 	/* DomainResource adds text, contained, extension, modifierExtension. */
@@ -157,7 +158,7 @@ static void test_types_patient(void **state)
 	assert_false(e->required);
 
 	assert_int_equal(elem("Patient", "active")->kind, FHIR_K_BOOLEAN);
-	assert_int_equal(elem("Patient", "gender")->kind, FHIR_K_STRING); /* code */
+	assert_int_equal(elem("Patient", "gender")->kind, FHIR_K_CODE);
 	assert_true(elem("Patient", "identifier")->is_array);
 	assert_false(elem("Patient", "managingOrganization")->is_array);
 
@@ -189,7 +190,7 @@ static void test_types_observation(void **state)
 	e = elem("Observation", "status");
 	assert_non_null(e);
 	assert_true(e->required);
-	assert_int_equal(e->kind, FHIR_K_STRING);
+	assert_int_equal(e->kind, FHIR_K_CODE);
 	assert_true(elem("Observation", "code")->required);
 	assert_int_equal(elem("Observation", "code")->kind, FHIR_K_COMPLEX);
 	assert_false(elem("Observation", "subject")->required);
@@ -238,7 +239,7 @@ static void test_types_kinds(void **state)
 	assert_int_equal(elem("ImplementationGuide", "packageId")->kind, FHIR_K_ID);
 	assert_int_equal(elem("ChargeItem", "factorOverride")->kind, FHIR_K_DECIMAL);
 	assert_int_equal(elem("Bundle", "timestamp")->kind, FHIR_K_INSTANT);
-	assert_int_equal(elem("Bundle", "total")->kind, FHIR_K_INTEGER); /* unsignedInt */
+	assert_int_equal(elem("Bundle", "total")->kind, FHIR_K_UNSIGNED);
 	assert_true(elem("Bundle", "type")->required);
 	assert_true(elem("Bundle", "entry")->is_array);
 	assert_int_equal(elem("Bundle", "entry")->kind, FHIR_K_COMPLEX);
@@ -248,11 +249,177 @@ static void test_types_kinds(void **state)
 	/* CapabilityStatement.format is code 1..* */
 	assert_true(elem("CapabilityStatement", "format")->is_array);
 	assert_true(elem("CapabilityStatement", "format")->required);
-	assert_int_equal(elem("Binary", "data")->kind, FHIR_K_STRING); /* base64Binary */
+	assert_int_equal(elem("Binary", "data")->kind, FHIR_K_BASE64);
 	assert_true(elem("Binary", "contentType")->required);
-	assert_int_equal(elem("AllergyIntolerance", "category")->kind, FHIR_K_STRING);
+	assert_int_equal(elem("AllergyIntolerance", "category")->kind, FHIR_K_CODE);
 	assert_true(elem("AllergyIntolerance", "category")->is_array);
 	assert_true(elem("AllergyIntolerance", "patient")->required);
+}
+
+/* The datatype and BackboneElement tables (fhir_structs[]): sorted, each
+ * found by its name, and every complex element leads to a table. */
+static void test_types_structs_sorted(void **state)
+{
+	(void)state;
+	assert_true(fhir_structs_count > 500); /* 41 datatypes + ~480 BackboneElements in R4 */
+	for (unsigned i = 1; i < fhir_structs_count; i++)
+		assert_true(strcmp(fhir_structs[i - 1].name, fhir_structs[i].name) < 0);
+	for (unsigned i = 0; i < fhir_structs_count; i++) {
+		const fhir_type *t = &fhir_structs[i];
+		assert_ptr_equal(fhir_struct_find(t->name, strlen(t->name)), t);
+		assert_false(t->is_resource);
+		/* resourceType names resources; the one element so named is
+		 * ExampleScenario.instance's code */
+		if (strcmp(t->name, "ExampleScenario.instance") != 0)
+			assert_null(fhir_type_element(t, "resourceType"));
+		else
+			assert_int_equal(fhir_type_element(t, "resourceType")->kind, FHIR_K_CODE);
+		for (unsigned j = 1; j < t->n_elements; j++)
+			assert_true(strcmp(t->elements[j - 1].name, t->elements[j].name) < 0);
+	}
+	assert_ptr_equal(fhir_struct_extension, fhir_struct_find("Extension", 9));
+	assert_ptr_equal(fhir_struct_bundle_entry, fhir_struct_find("Bundle.entry", 12));
+	assert_null(fhir_struct_find("Patient", 7)); /* a resource, not a struct */
+	assert_null(fhir_struct_find("SimpleQuantity", 14)); /* a profile: its base Quantity serves */
+	assert_null(fhir_struct_find("Element", 7)); /* abstract */
+	assert_null(fhir_type_find("HumanName", 9));
+}
+
+/* Every element of every table: complex values have a table, primitives do
+ * not; choice groups and required counts agree with the rows. */
+static void check_table(const fhir_type *t)
+{
+	unsigned req = 0, groups = 0;
+
+	for (unsigned j = 0; j < t->n_elements; j++) {
+		const fhir_element *e = &t->elements[j];
+
+		if (e->kind == FHIR_K_COMPLEX)
+			assert_non_null(fhir_element_type(e));
+		else if (e->kind != FHIR_K_RESOURCE)
+			assert_null(fhir_element_type(e));
+		if (e->choice) {
+			assert_true(e->choice_group >= 1 && e->choice_group <= t->n_choices);
+			assert_false(e->required);
+			assert_true(strncmp(e->name, e->choice, strlen(e->choice)) == 0);
+			if (e->choice_group > groups) {
+				groups = e->choice_group;
+				req += e->choice_required;
+			}
+		} else {
+			assert_int_equal(e->choice_group, 0);
+			req += e->required;
+		}
+	}
+	assert_int_equal(groups, t->n_choices);
+	assert_true(t->n_choices <= FHIR_MAX_CHOICE_GROUPS);
+	assert_int_equal(req, t->n_required);
+}
+
+static void test_types_struct_rows(void **state)
+{
+	(void)state;
+	for (unsigned i = 0; i < fhir_types_count; i++) {
+		assert_true(fhir_types[i].is_resource);
+		check_table(&fhir_types[i]);
+	}
+	for (unsigned i = 0; i < fhir_structs_count; i++)
+		check_table(&fhir_structs[i]);
+	assert_null(fhir_element_type(NULL));
+}
+
+static const fhir_type *st(const char *name)
+{
+	const fhir_type *t = fhir_struct_find(name, strlen(name));
+	if (!t)
+		fail_msg("no table %s", name);
+	return t;
+}
+
+/* Datatypes against datatypes.html. */
+static void test_types_datatypes(void **state)
+{
+	static const char *const all[] = { "Address", "Age", "Annotation", "Attachment", "CodeableConcept", "Coding",
+					   "ContactDetail", "ContactPoint", "Contributor", "Count", "DataRequirement",
+					   "Distance", "Dosage", "Duration", "ElementDefinition", "Expression",
+					   "Extension", "HumanName", "Identifier", "MarketingStatus", "Meta", "Money",
+					   "Narrative", "ParameterDefinition", "Period", "Population",
+					   "ProdCharacteristic", "ProductShelfLife", "Quantity", "Range", "Ratio",
+					   "Reference", "RelatedArtifact", "SampledData", "Signature", "SubstanceAmount",
+					   "Timing", "TriggerDefinition", "UsageContext" };
+	const fhir_element *e;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		assert_non_null(st(all[i]));
+	e = fhir_type_element(st("HumanName"), "given");
+	assert_int_equal(e->kind, FHIR_K_STRING);
+	assert_true(e->is_array);
+	e = fhir_type_element(st("HumanName"), "period");
+	assert_ptr_equal(fhir_element_type(e), st("Period"));
+	assert_int_equal(fhir_type_element(st("HumanName"), "id")->kind, FHIR_K_STRING); /* Element.id */
+	assert_null(fhir_type_element(st("HumanName"), "modifierExtension"));            /* an Element */
+	assert_non_null(fhir_type_element(st("Timing"), "modifierExtension"));           /* a BackboneElement */
+	assert_int_equal(fhir_type_element(st("Quantity"), "value")->kind, FHIR_K_DECIMAL);
+	assert_int_equal(fhir_type_element(st("Age"), "value")->kind, FHIR_K_DECIMAL);
+	assert_int_equal(fhir_type_element(st("Coding"), "system")->kind, FHIR_K_URI);
+	assert_int_equal(fhir_type_element(st("Coding"), "code")->kind, FHIR_K_CODE);
+	assert_int_equal(fhir_type_element(st("Attachment"), "data")->kind, FHIR_K_BASE64);
+	assert_int_equal(fhir_type_element(st("Attachment"), "size")->kind, FHIR_K_UNSIGNED);
+	assert_int_equal(fhir_type_element(st("Narrative"), "div")->kind, FHIR_K_XHTML);
+	assert_true(fhir_type_element(st("Narrative"), "div")->required);
+	assert_int_equal(fhir_type_element(st("Meta"), "versionId")->kind, FHIR_K_ID);
+	assert_int_equal(fhir_type_element(st("Meta"), "lastUpdated")->kind, FHIR_K_INSTANT);
+	/* Extension: url (a uri, 1..1) and value[x] of every R4 type */
+	assert_int_equal(fhir_type_element(st("Extension"), "url")->kind, FHIR_K_URI);
+	assert_true(fhir_type_element(st("Extension"), "url")->required);
+	assert_int_equal(st("Extension")->n_choices, 1);
+	assert_ptr_equal(fhir_element_type(fhir_type_element(st("Extension"), "valueDosage")), st("Dosage"));
+	assert_int_equal(fhir_type_element(st("Extension"), "valueOid")->kind, FHIR_K_OID);
+	assert_int_equal(fhir_type_element(st("Extension"), "valueUuid")->kind, FHIR_K_UUID);
+	assert_int_equal(fhir_type_element(st("Extension"), "valuePositiveInt")->kind, FHIR_K_POSITIVE);
+	assert_null(fhir_type_element(st("Extension"), "valueExtension"));
+	/* Timing.repeat is an Element-typed group of its own */
+	e = fhir_type_element(st("Timing"), "repeat");
+	assert_ptr_equal(fhir_element_type(e), st("Timing.repeat"));
+	assert_int_equal(fhir_type_element(st("Timing.repeat"), "frequency")->kind, FHIR_K_POSITIVE);
+	/* Period.stop is not R4, but Synthea writes it (gen_types.py TOLERATED) */
+	assert_int_equal(fhir_type_element(st("Period"), "stop")->kind, FHIR_K_DATETIME);
+}
+
+/* BackboneElements and contentReference. */
+static void test_types_backbones(void **state)
+{
+	const fhir_element *e;
+	(void)state;
+
+	e = elem("Patient", "contact");
+	assert_ptr_equal(fhir_element_type(e), st("Patient.contact"));
+	assert_ptr_equal(fhir_element_type(fhir_type_element(st("Patient.contact"), "name")), st("HumanName"));
+	assert_ptr_equal(fhir_element_type(elem("Bundle", "entry")), st("Bundle.entry"));
+	e = fhir_type_element(st("Bundle.entry"), "request");
+	assert_ptr_equal(fhir_element_type(e), st("Bundle.entry.request"));
+	assert_true(fhir_type_element(st("Bundle.entry.request"), "method")->required);
+	/* resources inside: any type, or the one the element names */
+	e = fhir_type_element(st("Bundle.entry"), "resource");
+	assert_int_equal(e->kind, FHIR_K_RESOURCE);
+	assert_null(fhir_element_type(e));
+	e = fhir_type_element(st("Bundle.entry.response"), "outcome");
+	assert_int_equal(e->kind, FHIR_K_RESOURCE);
+	assert_ptr_equal(fhir_element_type(e), fhir_type_find("OperationOutcome", 16));
+	assert_int_equal(fhir_type_element(st("Parameters.parameter"), "resource")->kind, FHIR_K_RESOURCE);
+	/* contentReference reuses the table it names */
+	e = fhir_type_element(st("Questionnaire.item"), "item");
+	assert_ptr_equal(fhir_element_type(e), st("Questionnaire.item"));
+	assert_true(e->is_array);
+	assert_ptr_equal(fhir_element_type(fhir_type_element(st("ValueSet.compose"), "exclude")),
+			 st("ValueSet.compose.include"));
+	assert_ptr_equal(fhir_element_type(elem("ClaimResponse", "adjudication")), st("ClaimResponse.item.adjudication"));
+	assert_null(fhir_struct_find("Questionnaire.item.item", 23));
+	/* choice inside a backbone */
+	e = fhir_type_element(st("Observation.component"), "valueQuantity");
+	assert_string_equal(e->choice, "value");
+	assert_ptr_equal(fhir_element_type(e), st("Quantity"));
 }
 
 int main(void)
@@ -268,6 +435,10 @@ int main(void)
 		cmocka_unit_test(test_types_observation),
 		cmocka_unit_test(test_types_required_choice),
 		cmocka_unit_test(test_types_kinds),
+		cmocka_unit_test(test_types_structs_sorted),
+		cmocka_unit_test(test_types_struct_rows),
+		cmocka_unit_test(test_types_datatypes),
+		cmocka_unit_test(test_types_backbones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

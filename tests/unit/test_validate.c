@@ -1,7 +1,9 @@
 /*
- * test_validate.c - baseline resource validation (validate.h) against the
+ * test_validate.c - structural resource validation (validate.h) against the
  * FHIR R4 JSON rules (hl7.org/fhir/R4/json.html), the datatype formats
- * (datatypes.html) and the cardinalities of the R4 StructureDefinitions.
+ * (datatypes.html) and the cardinalities of the R4 StructureDefinitions, at
+ * the top of a resource and inside its datatypes, BackboneElements and
+ * contained or bundled resources.
  * Each failing case checks the error, the FHIRPath-like expression and the
  * message; the demo data (real US Core resources) must all pass.
  */
@@ -281,8 +283,16 @@ static void test_validate_companion(void **state)
 	bad("{\"resourceType\":\"Patient\",\"_birthDate\":{\"extension\":[]}}", "Patient.birthDate", NULL);
 	/* Extension.url is 1..1 */
 	bad("{\"resourceType\":\"Patient\",\"_birthDate\":{\"extension\":[{\"valueString\":\"x\"}]}}",
-	    "Patient.birthDate.extension[0]", "url");
-	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"valueString\":\"x\"}]}", "Patient.extension[0]", "url");
+	    "Patient.birthDate.extension[0].url", "Missing required element 'url'");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"valueString\":\"x\"}]}", "Patient.extension[0].url",
+	    "Missing required element 'url'");
+	/* the extensions of a primitive are Extensions all the way down */
+	bad("{\"resourceType\":\"Patient\",\"_birthDate\":{\"extension\":[{\"url\":\"http://x\","
+	    "\"valueString\":\"x\",\"__proto__\":1}]}}",
+	    "Patient.birthDate.extension[0].__proto__", "Unknown element '__proto__'");
+	bad("{\"resourceType\":\"Patient\",\"_birthDate\":{\"extension\":[{\"url\":\"http://x\","
+	    "\"valueInteger\":\"7\"}]}}",
+	    "Patient.birthDate.extension[0].valueInteger", "JSON integer");
 }
 
 /* Repeating primitives: "x" and "_x" are aligned arrays; null fills a slot
@@ -403,6 +413,385 @@ static void test_validate_meta(void **state)
 	bad("{\"resourceType\":\"Patient\",\"meta\":{\"foo\":1}}", "Patient.meta.foo", "Unknown element 'foo'");
 }
 
+/* Issue 6 F4/F5: the rules hold inside datatypes and BackboneElements too
+ * (json.html: "the allowable properties are listed"), with the full path. */
+static void test_validate_nested_unknown(void **state)
+{
+	(void)state;
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"x\",\"foo\":1}]}", "Patient.name[0].foo",
+	    "Unknown element 'foo'");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"x\"},{\"family\":\"y\",\"__proto__\":{\"a\":1}}]}",
+	    "Patient.name[1].__proto__", "Unknown element '__proto__'");
+	bad("{\"resourceType\":\"Patient\",\"identifier\":[{\"value\":\"x\",\"constructor\":{\"prototype\":1}}]}",
+	    "Patient.identifier[0].constructor", "Unknown element 'constructor'");
+	bad("{\"resourceType\":\"Patient\",\"prototype\":1}", "Patient.prototype", "Unknown element 'prototype'");
+	/* a BackboneElement (Patient.contact) and a datatype inside it */
+	bad("{\"resourceType\":\"Patient\",\"contact\":[{\"name\":{\"family\":\"x\"},\"polluted\":true}]}",
+	    "Patient.contact[0].polluted", "Unknown element 'polluted'");
+	bad("{\"resourceType\":\"Patient\",\"contact\":[{\"name\":{\"family\":\"x\",\"nick\":\"y\"}}]}",
+	    "Patient.contact[0].name.nick", "Unknown element 'nick'");
+	/* Coding inside CodeableConcept inside a backbone (Observation.component) */
+	bad("{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+	    "\"component\":[{\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"cod\":\"1\"}]}}]}",
+	    "Observation.component[0].code.coding[0].cod", "Unknown element 'cod'");
+	/* resourceType belongs to resources only */
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"resourceType\":\"HumanName\"}]}",
+	    "Patient.name[0].resourceType", "Unknown element 'resourceType'");
+	/* ...except ExampleScenario.instance, whose resourceType is an element */
+	ok("{\"resourceType\":\"ExampleScenario\",\"status\":\"draft\",\"instance\":[{\"resourceId\":\"a\","
+	   "\"resourceType\":\"Patient\"}]}");
+	bad("{\"resourceType\":\"ExampleScenario\",\"status\":\"draft\",\"instance\":[{\"resourceId\":\"a\"}]}",
+	    "ExampleScenario.instance[0].resourceType", "Missing required element 'resourceType'");
+	/* choice types exist expanded and with their R4 types only, at any depth */
+	bad("{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+	    "\"component\":[{\"code\":{\"text\":\"y\"},\"valueDecimal\":1}]}",
+	    "Observation.component[0].valueDecimal", "Unknown element");
+	/* "_x" only for primitives, at any depth */
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"_period\":{\"id\":\"a\"}}]}", "Patient.name[0]._period",
+	    "Unknown element '_period'");
+	bad("{\"resourceType\":\"Patient\",\"text\":{\"status\":\"generated\","
+	    "\"div\":\"<div xmlns=\\\"http://www.w3.org/1999/xhtml\\\">x</div>\",\"_div\":{\"id\":\"d\"}}}",
+	    "Patient.text._div", "Unknown element '_div'");
+	/* Element.id and extensions are allowed on every element */
+	ok("{\"resourceType\":\"Patient\",\"name\":[{\"id\":\"n1\",\"extension\":[{\"url\":\"http://x\","
+	   "\"valueString\":\"y\"}],\"family\":\"x\"}],\"contact\":[{\"id\":\"c 1\",\"modifierExtension\":[{"
+	   "\"url\":\"http://x\",\"valueBoolean\":true}],\"gender\":\"male\"}]}");
+}
+
+/* JSON types of primitives inside datatypes (datatypes.html). */
+static void test_validate_nested_types(void **state)
+{
+	(void)state;
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"family\":1}]}", "Patient.name[0].family", "JSON string");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"given\":\"x\"}]}", "Patient.name[0].given", "must be an array");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"given\":[\"a\",2]}]}", "Patient.name[0].given[1]",
+	    "JSON string");
+	bad("{\"resourceType\":\"Patient\",\"identifier\":[{\"value\":{\"$gt\":\"\"}}]}", "Patient.identifier[0].value",
+	    "JSON string");
+	bad("{\"resourceType\":\"Observation\",\"status\":\"final\","
+	    "\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":29463}]}}",
+	    "Observation.code.coding[0].code", "JSON string");
+	bad("{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+	    "\"valueQuantity\":{\"value\":\"72; DROP\"}}",
+	    "Observation.valueQuantity.value", "JSON number");
+	bad("{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+	    "\"subject\":{\"reference\":{\"id\":\"p1\"}}}",
+	    "Observation.subject.reference", "JSON string");
+	bad("{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+	    "\"valuePeriod\":{\"start\":\"2020-13-01\"}}",
+	    "Observation.valuePeriod.start", "dateTime");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"period\":[{\"start\":\"2020\"}]}]}", "Patient.name[0].period",
+	    "single value");
+	bad("{\"resourceType\":\"Patient\",\"identifier\":[{\"assigner\":{\"identifier\":{\"value\":7}}}]}",
+	    "Patient.identifier[0].assigner.identifier.value", "JSON string");
+	/* Age, Duration, Count, Distance are Quantities */
+	bad("{\"resourceType\":\"Condition\",\"subject\":{\"reference\":\"Patient/1\"},\"onsetAge\":{\"value\":\"5\"}}",
+	    "Condition.onsetAge.value", "JSON number");
+	ok("{\"resourceType\":\"Condition\",\"subject\":{\"reference\":\"Patient/1\"},"
+	   "\"onsetAge\":{\"value\":5,\"unit\":\"a\",\"system\":\"http://unitsofmeasure.org\",\"code\":\"a\"}}");
+	/* Timing.repeat (an Element-typed group inside a datatype):
+	 * positiveInt and unsignedInt ranges */
+	bad("{\"resourceType\":\"MedicationRequest\",\"status\":\"active\",\"intent\":\"order\","
+	    "\"medicationCodeableConcept\":{\"text\":\"x\"},\"subject\":{\"reference\":\"Patient/1\"},"
+	    "\"dosageInstruction\":[{\"timing\":{\"repeat\":{\"frequency\":0,\"period\":1,\"periodUnit\":\"d\"}}}]}",
+	    "MedicationRequest.dosageInstruction[0].timing.repeat.frequency", "positive");
+	bad("{\"resourceType\":\"MedicationRequest\",\"status\":\"active\",\"intent\":\"order\","
+	    "\"medicationCodeableConcept\":{\"text\":\"x\"},\"subject\":{\"reference\":\"Patient/1\"},"
+	    "\"dosageInstruction\":[{\"sequence\":1.5}]}",
+	    "MedicationRequest.dosageInstruction[0].sequence", "JSON integer");
+	ok("{\"resourceType\":\"MedicationRequest\",\"status\":\"active\",\"intent\":\"order\","
+	   "\"medicationCodeableConcept\":{\"text\":\"x\"},\"subject\":{\"reference\":\"Patient/1\"},"
+	   "\"dosageInstruction\":[{\"sequence\":1,\"timing\":{\"repeat\":{\"frequency\":2,\"period\":1.5,"
+	   "\"periodUnit\":\"d\",\"boundsDuration\":{\"value\":7,\"unit\":\"d\"}}},"
+	   "\"doseAndRate\":[{\"doseQuantity\":{\"value\":1e2,\"unit\":\"mg\"}}]}]}");
+	bad("{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"total\":-1}", "Bundle.total", "zero or more");
+	ok("{\"resourceType\":\"Bundle\",\"type\":\"searchset\",\"total\":0}");
+	/* decimals: any JSON number, exponent and long precision included */
+	ok("{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+	   "\"valueQuantity\":{\"value\":1.000000000000000000001E-3}}");
+	ok("{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+	   "\"valueQuantity\":{\"value\":-12}}");
+}
+
+/* Required elements (min >= 1) wherever their parent is present. */
+static void test_validate_nested_required(void **state)
+{
+	(void)state;
+	/* Narrative.status and .div are 1..1 */
+	bad("{\"resourceType\":\"Patient\",\"text\":{\"status\":\"generated\"}}", "Patient.text.div",
+	    "Missing required element 'div'");
+	/* Observation.component.code is 1..1 */
+	bad("{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+	    "\"component\":[{\"code\":{\"text\":\"a\"}},{\"valueString\":\"b\"}]}",
+	    "Observation.component[1].code", "Missing required element 'code'");
+	/* Bundle.entry.request.method and .url are 1..1 */
+	bad("{\"resourceType\":\"Bundle\",\"type\":\"transaction\",\"entry\":[{\"request\":{\"url\":\"Patient\"}}]}",
+	    "Bundle.entry[0].request.method", "Missing required element 'method'");
+	/* contentReference: Questionnaire.item.item is a Questionnaire.item */
+	ok("{\"resourceType\":\"Questionnaire\",\"status\":\"draft\",\"item\":[{\"linkId\":\"1\",\"type\":\"group\","
+	   "\"item\":[{\"linkId\":\"1.1\",\"type\":\"string\",\"item\":[{\"linkId\":\"1.1.1\",\"type\":\"display\"}]}]}]}");
+	bad("{\"resourceType\":\"Questionnaire\",\"status\":\"draft\",\"item\":[{\"linkId\":\"1\",\"type\":\"group\","
+	    "\"item\":[{\"linkId\":\"1.1\",\"type\":\"group\",\"item\":[{\"type\":\"display\"}]}]}]}",
+	    "Questionnaire.item[0].item[0].item[0].linkId", "Missing required element 'linkId'");
+	bad("{\"resourceType\":\"Questionnaire\",\"status\":\"draft\",\"item\":[{\"linkId\":\"1\",\"type\":\"group\","
+	    "\"item\":[{\"linkId\":\"1.1\",\"type\":\"group\",\"bogus\":1}]}]}",
+	    "Questionnaire.item[0].item[0].bogus", "Unknown element 'bogus'");
+	/* ValueSet.compose.exclude reuses ValueSet.compose.include */
+	bad("{\"resourceType\":\"ValueSet\",\"status\":\"draft\",\"compose\":{\"include\":[{\"system\":\"http://x\"}],"
+	    "\"exclude\":[{\"concept\":[{\"display\":\"no code\"}]}]}}",
+	    "ValueSet.compose.exclude[0].concept[0].code", "Missing required element 'code'");
+	/* a required choice group inside a backbone: Dosage.doseAndRate has
+	 * none, Observation.component.value[x] is optional, but
+	 * ActivityDefinition.dynamicValue needs path and expression */
+	bad("{\"resourceType\":\"ActivityDefinition\",\"status\":\"draft\",\"dynamicValue\":[{\"path\":\"x\"}]}",
+	    "ActivityDefinition.dynamicValue[0].expression", "Missing required element 'expression'");
+	/* present through extensions only counts (data-absent-reason) */
+	ok("{\"resourceType\":\"Observation\",\"status\":\"final\",\"code\":{\"text\":\"x\"},"
+	   "\"component\":[{\"code\":{\"text\":\"a\"},\"valueString\":\"b\"}],"
+	   "\"referenceRange\":[{\"text\":\"normal\"}]}");
+}
+
+/* Extension (extensibility.html): url 1..1, value[x] of the R4 types, or
+ * nested extensions, not both (ext-1), and Extensions all the way down. */
+static void test_validate_nested_extension(void **state)
+{
+	(void)state;
+	/* US Core race: nested extensions only */
+	ok("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://hl7.org/fhir/us/core/StructureDefinition/"
+	   "us-core-race\",\"extension\":[{\"url\":\"ombCategory\",\"valueCoding\":{\"system\":\"urn:oid:2.16.840.1."
+	   "113883.6.238\",\"code\":\"2106-3\",\"display\":\"White\"}},{\"url\":\"text\",\"valueString\":\"White\"}]}]}");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueString\":\"a\","
+	    "\"valueBoolean\":true}]}",
+	    "Patient.extension[0].value[x]", "Only one type of 'value[x]'");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueString\":\"a\","
+	    "\"extension\":[{\"url\":\"y\",\"valueString\":\"b\"}]}]}",
+	    "Patient.extension[0]", "ext-1");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\"}]}", "Patient.extension[0]", "ext-1");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueFoo\":1}]}",
+	    "Patient.extension[0].valueFoo", "Unknown element 'valueFoo'");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"extension\":[{\"url\":\"a\","
+	    "\"valueCoding\":{\"code\":7}}]}]}",
+	    "Patient.extension[0].extension[0].valueCoding.code", "JSON string");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":7,\"valueString\":\"a\"}]}",
+	    "Patient.extension[0].url", "JSON string");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x y\",\"valueString\":\"a\"}]}",
+	    "Patient.extension[0].url", "uri");
+	/* modifierExtension is an Extension too, also inside backbones */
+	bad("{\"resourceType\":\"Patient\",\"contact\":[{\"gender\":\"male\",\"modifierExtension\":[{"
+	    "\"valueBoolean\":true}]}]}",
+	    "Patient.contact[0].modifierExtension[0].url", "Missing required element 'url'");
+	/* a primitive value with only extensions counts as the value */
+	ok("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"_valueCode\":{\"extension\":[{"
+	   "\"url\":\"http://hl7.org/fhir/StructureDefinition/data-absent-reason\",\"valueCode\":\"unknown\"}]}}]}");
+	/* every R4 value[x] type is allowed, complex ones checked as their type */
+	ok("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueDosage\":{\"text\":\"t\"}},"
+	   "{\"url\":\"http://y\",\"valueMeta\":{\"versionId\":\"1\"}},{\"url\":\"http://z\",\"valueUuid\":"
+	   "\"urn:uuid:c757873d-ec9a-4326-a141-556f43239520\"}]}");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueTiming\":{\"repeat\":{"
+	    "\"when\":[\"MORN\"],\"offset\":-5}}}]}",
+	    "Patient.extension[0].valueTiming.repeat.offset", "zero or more");
+}
+
+/* Primitive arrays, nulls and "_x" partners at depth; empty values. */
+static void test_validate_nested_arrays(void **state)
+{
+	(void)state;
+	/* json.html: given with an extension on the second name part only */
+	ok("{\"resourceType\":\"Patient\",\"name\":[{\"given\":[\"Peter\",\"James\"],\"_given\":[null,{\"extension\":[{"
+	   "\"url\":\"http://hl7.org/fhir/StructureDefinition/iso21090-EN-qualifier\",\"valueCode\":\"CL\"}]}]}]}");
+	ok("{\"resourceType\":\"Patient\",\"name\":[{\"given\":[\"Peter\",null],\"_given\":[null,{\"id\":\"g2\"}]}]}");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"given\":[\"Peter\",null]}]}", "Patient.name[0].given[1]",
+	    "null");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"given\":[\"Peter\"],\"_given\":[null,{\"id\":\"g2\"}]}]}",
+	    "Patient.name[0].given", "same number");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"given\":[\"Peter\"],\"_given\":[{\"id\":\"g\",\"x\":1}]}]}",
+	    "Patient.name[0].given[0]", "Unknown element 'x' in '_given[0]'");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"given\":[]}]}", "Patient.name[0].given", "empty array");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\"}]}", "Patient.name[0].family", "empty string");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"period\":{}}]}", "Patient.name[0].period", "empty object");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"family\":null}]}", "Patient.name[0].family", "null");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"x\"}],\"contact\":[{\"telecom\":[{}]}]}",
+	    "Patient.contact[0].telecom[0]", "empty object");
+	bad("{\"resourceType\":\"Patient\",\"contact\":[{\"name\":[{\"family\":\"x\"}]}]}", "Patient.contact[0].name",
+	    "single value");
+}
+
+/* The formats of datatypes.html that are cheap to check. */
+static void test_validate_formats(void **state)
+{
+	(void)state;
+	/* code: no leading, trailing or repeated whitespace */
+	ok("{\"resourceType\":\"Patient\",\"name\":[{\"use\":\"official\"}],\"communication\":[{\"language\":{"
+	   "\"coding\":[{\"code\":\"en US\"}]}}]}");
+	bad("{\"resourceType\":\"Patient\",\"gender\":\" male\"}", "Patient.gender", "code");
+	bad("{\"resourceType\":\"Patient\",\"gender\":\"male \"}", "Patient.gender", "code");
+	bad("{\"resourceType\":\"Patient\",\"name\":[{\"use\":\"of  ficial\"}]}", "Patient.name[0].use", "code");
+	/* uri / url / canonical: no whitespace */
+	bad("{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"http://a b\"}]}",
+	    "Patient.identifier[0].system", "uri");
+	bad("{\"resourceType\":\"Patient\",\"meta\":{\"profile\":[\"http://x\\ty\"]}}", "Patient.meta.profile[0]", "uri");
+	ok("{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"urn:oid:1.2.3\"}]}");
+	/* oid and uuid */
+	ok("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueOid\":\"urn:oid:2.16.840.1\"}]}");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueOid\":\"urn:oid:2.016\"}]}",
+	    "Patient.extension[0].valueOid", "oid");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueOid\":\"1.2.3\"}]}",
+	    "Patient.extension[0].valueOid", "oid");
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueUuid\":"
+	    "\"urn:uuid:C757873D-EC9A-4326-A141-556F43239520\"}]}",
+	    "Patient.extension[0].valueUuid", "uuid");
+	/* base64Binary */
+	ok("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"aGVsbG8/Pz8+\"}");
+	ok("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"aGVs\\nbG8=\"}");
+	bad("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"aGVsbG8\"}", "Binary.data",
+	    "base64Binary");
+	bad("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"aG=sbG8=\"}", "Binary.data",
+	    "base64Binary");
+	bad("{\"resourceType\":\"Binary\",\"contentType\":\"text/plain\",\"data\":\"<script>\"}", "Binary.data",
+	    "base64Binary");
+	/* Narrative.div: a div element */
+	bad("{\"resourceType\":\"Patient\",\"text\":{\"status\":\"generated\",\"div\":\"hello\"}}", "Patient.text.div",
+	    "xhtml");
+	bad("{\"resourceType\":\"Patient\",\"text\":{\"status\":\"generated\",\"div\":\"<divx>a</divx>\"}}",
+	    "Patient.text.div", "xhtml");
+	ok("{\"resourceType\":\"Patient\",\"text\":{\"status\":\"generated\","
+	   "\"div\":\"\\n <div xmlns=\\\"http://www.w3.org/1999/xhtml\\\"><p>x</p></div>\"}}");
+	/* Element.id is a string, not an id: any non-empty text */
+	ok("{\"resourceType\":\"Patient\",\"name\":[{\"id\":\"a b_c\",\"family\":\"x\"}]}");
+	/* Meta.versionId is an id wherever Meta appears */
+	bad("{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueMeta\":{\"versionId\":\"a b\"}}]}",
+	    "Patient.extension[0].valueMeta.versionId", "id");
+}
+
+/* Resources inside resources: each checked as its own type. */
+static void test_validate_nested_resources(void **state)
+{
+	static const char entry_bad[] =
+		"{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\","
+		"\"name\":[{\"family\":\"x\"}]},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}},"
+		"{\"resource\":{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"x\",\"foo\":1}]},"
+		"\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}}]}";
+	json_t *j;
+	fhir_issue is;
+	(void)state;
+
+	bad(entry_bad, "Bundle.entry[1].resource.name[0].foo", "Unknown element 'foo'");
+	/* fhird import checks batch entries one by one: the Bundle alone passes */
+	j = json_loads(entry_bad, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(fhir_validate_resource_flags(j, fhir_type_find("Bundle", 6), FHIR_VALIDATE_ENTRIES_SHALLOW, &is),
+			 0);
+	json_decref(j);
+	j = json_loads("{\"resourceType\":\"Bundle\",\"type\":\"batch\",\"entry\":[{\"resource\":{\"resourceType\":"
+		       "\"Nope\"},\"request\":{\"method\":\"POST\",\"url\":\"Patient\"}}]}",
+		       0, NULL);
+	assert_non_null(j);
+	assert_int_equal(fhir_validate_resource_flags(j, fhir_type_find("Bundle", 6), FHIR_VALIDATE_ENTRIES_SHALLOW, &is),
+			 ERR_UNPROCESSABLE);
+	assert_string_equal(is.expression, "Bundle.entry[0].resource");
+	json_decref(j);
+
+	bad("{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{\"resource\":{\"resourceType\":\"Nope\"}}]}",
+	    "Bundle.entry[0].resource", "unknown resourceType 'Nope'");
+	bad("{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{\"resource\":{\"name\":[]}}]}",
+	    "Bundle.entry[0].resource", "resourceType");
+	/* a Bundle in a Bundle (a document in a collection) */
+	bad("{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{\"resource\":{\"resourceType\":\"Bundle\","
+	    "\"type\":\"collection\",\"entry\":[{\"resource\":{\"resourceType\":\"Observation\",\"code\":{\"text\":"
+	    "\"x\"}}}]}}]}",
+	    "Bundle.entry[0].resource.entry[0].resource.status", "Missing required element 'status'");
+	/* Bundle.entry.response.outcome is an OperationOutcome */
+	ok("{\"resourceType\":\"Bundle\",\"type\":\"batch-response\",\"entry\":[{\"response\":{\"status\":\"400\","
+	   "\"outcome\":{\"resourceType\":\"OperationOutcome\",\"issue\":[{\"severity\":\"error\",\"code\":"
+	   "\"invalid\"}]}}}]}");
+	bad("{\"resourceType\":\"Bundle\",\"type\":\"batch-response\",\"entry\":[{\"response\":{\"status\":\"400\","
+	    "\"outcome\":{\"resourceType\":\"Patient\"}}}]}",
+	    "Bundle.entry[0].response.outcome", "must be a OperationOutcome");
+	/* Parameters.parameter.resource, and parts */
+	ok("{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"r\",\"resource\":{\"resourceType\":\"Patient\","
+	   "\"id\":\"p1\"}},{\"name\":\"p\",\"part\":[{\"name\":\"v\",\"valueInteger\":1}]}]}");
+	bad("{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"r\",\"resource\":{\"resourceType\":\"Patient\","
+	    "\"id\":\"p 1\"}}]}",
+	    "Parameters.parameter[0].resource.id", "id");
+	bad("{\"resourceType\":\"Parameters\",\"parameter\":[{\"name\":\"p\",\"part\":[{\"valueInteger\":1}]}]}",
+	    "Parameters.parameter[0].part[0].name", "Missing required element 'name'");
+	/* a contained resource's datatypes */
+	bad("{\"resourceType\":\"Patient\",\"contained\":[{\"resourceType\":\"Practitioner\",\"id\":\"pr\","
+	    "\"name\":[{\"family\":\"x\",\"__proto__\":1}]}]}",
+	    "Patient.contained[0].name[0].__proto__", "Unknown element '__proto__'");
+	/* meta inside a Bundle entry may carry versionId (dom-4 is for contained) */
+	ok("{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\","
+	   "\"meta\":{\"versionId\":\"3\",\"lastUpdated\":\"2020-01-01T00:00:00Z\"},\"contained\":[{\"resourceType\":"
+	   "\"Organization\",\"id\":\"o\"}]}}]}");
+	bad("{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[{\"resource\":{\"resourceType\":\"Patient\","
+	    "\"contained\":[{\"resourceType\":\"Organization\",\"id\":\"o\",\"meta\":{\"security\":[{\"code\":\"R\"}]}}]}}]}",
+	    "Bundle.entry[0].resource.contained[0].meta", "dom-5");
+}
+
+/* Deep nesting: within the bound it is checked to the bottom; past it 422,
+ * and the recursion stays bounded whatever the input. */
+static json_t *nested_extensions(int levels, int bad_leaf)
+{
+	json_t *leaf = json_pack("{s:s, s:s}", "url", "http://x", bad_leaf ? "valueBogus" : "valueString", "v");
+	json_t *cur = leaf;
+
+	for (int i = 0; i < levels; i++)
+		cur = json_pack("{s:s, s:[o]}", "url", "http://x", "extension", cur);
+	return json_pack("{s:s, s:[o]}", "resourceType", "Patient", "extension", cur);
+}
+
+static void test_validate_depth(void **state)
+{
+	const fhir_type *pat = fhir_type_find("Patient", 7);
+	fhir_issue is;
+	json_t *j;
+	(void)state;
+
+	j = nested_extensions(100, 0);
+	assert_non_null(j);
+	assert_int_equal(fhir_validate_resource(j, pat, &is), 0);
+	json_decref(j);
+
+	/* the error 100 levels down is found; its path is cut to fit the
+	 * expression, still valid UTF-8, and the message names the element */
+	j = nested_extensions(100, 1);
+	assert_int_equal(fhir_validate_resource(j, pat, &is), ERR_UNPROCESSABLE);
+	assert_true(strlen(is.expression) < sizeof is.expression);
+	assert_true(strncmp(is.expression, "Patient.extension[0].extension[0].", 34) == 0);
+	assert_true(valid_utf8(is.expression, strlen(is.expression)));
+	assert_non_null(strstr(is.message, "Unknown element 'valueBogus'"));
+	json_decref(j);
+
+	j = nested_extensions(FHIR_VALIDATE_MAX_DEPTH + 10, 0);
+	assert_int_equal(fhir_validate_resource(j, pat, &is), ERR_UNPROCESSABLE);
+	assert_non_null(strstr(is.message, "nested too deeply"));
+	json_decref(j);
+}
+
+/* Messages name elements, never values (they go to clients and logs). */
+static void test_validate_no_values_in_messages(void **state)
+{
+	static const char *const bodies[] = {
+		"{\"resourceType\":\"Patient\",\"name\":[{\"family\":[\"SECRET\"]}]}",
+		"{\"resourceType\":\"Patient\",\"name\":[{\"use\":\" SECRET\"}]}",
+		"{\"resourceType\":\"Patient\",\"birthDate\":\"SECRET\"}",
+		"{\"resourceType\":\"Patient\",\"identifier\":[{\"system\":\"SECRET SECRET\"}]}",
+		"{\"resourceType\":\"Patient\",\"extension\":[{\"url\":\"http://x\",\"valueOid\":\"SECRET\"}]}",
+		"{\"resourceType\":\"Binary\",\"contentType\":\"x\",\"data\":\"SECRET!\"}",
+		"{\"resourceType\":\"Patient\",\"text\":{\"status\":\"generated\",\"div\":\"SECRET\"}}",
+		"{\"resourceType\":\"Patient\",\"contained\":[{\"resourceType\":\"Patient\",\"gender\":7,"
+		"\"name\":[{\"text\":\"SECRET\"}]}]}",
+	};
+	fhir_issue is;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		assert_int_equal(check(bodies[i], &is), ERR_UNPROCESSABLE);
+		if (strstr(is.message, "SECRET") || strstr(is.expression, "SECRET"))
+			fail_msg("value echoed: %s / %s", is.expression, is.message);
+	}
+}
+
 /* The caller's contract: an object whose resourceType names t. */
 static void test_validate_contract(void **state)
 {
@@ -500,6 +889,15 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_validate_choice),
 		cmocka_unit_test(test_validate_contained),
 		cmocka_unit_test(test_validate_meta),
+		cmocka_unit_test(test_validate_nested_unknown),
+		cmocka_unit_test(test_validate_nested_types),
+		cmocka_unit_test(test_validate_nested_required),
+		cmocka_unit_test(test_validate_nested_extension),
+		cmocka_unit_test(test_validate_nested_arrays),
+		cmocka_unit_test(test_validate_formats),
+		cmocka_unit_test(test_validate_nested_resources),
+		cmocka_unit_test(test_validate_depth),
+		cmocka_unit_test(test_validate_no_values_in_messages),
 		cmocka_unit_test(test_validate_contract),
 		cmocka_unit_test(test_validate_demo_data),
 	};
