@@ -240,6 +240,13 @@ void pg_conn_put(struct pg *s, struct pg_conn *c)
 		PQclear(r);
 	}
 	pthread_mutex_lock(&s->lock);
+	if (c->broken) {
+		/* The server dropped this session: most likely all of them
+		 * (restart, failover). Have the idle ones redone when taken
+		 * rather than each failing one request first. */
+		for (struct pg_conn *f = s->free_conns; f; f = f->next_free)
+			f->broken = 1;
+	}
 	c->next_free = s->free_conns;
 	s->free_conns = c;
 	pthread_cond_signal(&s->cond);
