@@ -991,7 +991,7 @@ static int pg_commit(void *impl, store_op_t *ops, size_t n, int atomic)
 			int st = ops[i].status;
 			unsigned matches = ops[i].matches; /* explains a 412 */
 			pg_op_reset(&ops[i]);
-			ops[i].status = st ? st : rc ? rc : failed;
+			ops[i].status = st; /* the op that failed says why; the others are untouched */
 			ops[i].matches = matches;
 		}
 		rc = rc ? rc : failed;
