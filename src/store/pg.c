@@ -392,6 +392,12 @@ int pg_read_timeout(struct pg *s, struct pg_conn *c)
 			return ERR_TOOCOSTLY;
 		}
 		ms = (left + 999) / 1000;
+		/* A SET per read would double the round trips of every request:
+		 * keep the session's limit while it is no shorter than the time
+		 * left and at most an eighth longer (a statement may then run
+		 * that much past the request's deadline, never more). */
+		if (c->timeout_ms_set >= ms && c->timeout_ms_set <= ms + ms / 8)
+			return 0;
 	} else {
 		ms = (s->timeout_us + 999) / 1000;
 	}
