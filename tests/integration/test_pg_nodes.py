@@ -14,7 +14,9 @@ fhird processes share one database and nothing else:
   that window fail with 503 and never crashes a node; it then serves again.
 """
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import unittest
 
@@ -175,6 +177,38 @@ class TestConnectionsDropped(unittest.TestCase):
             self.assertIsNone(s.proc.poll(), "fhird exited")
             self.assertEqual(s.stop(), 0)
 
+
+
+@PG_ONLY
+class TestSimultaneousStart(unittest.TestCase):
+    """Three nodes started at once on an empty database: the migration runs
+    once under its advisory lock, every node starts and serves, and they see
+    each other's writes."""
+
+    def test_three_nodes_start_together(self):
+        url = fhirtest.pg_new_db()
+        dirs = [tempfile.mkdtemp(prefix="fhird-it-") for _ in range(3)]
+        for d in dirs:
+            with open(os.path.join(d, "fhird.db.pg-url"), "w") as f:
+                f.write(url)  # fhirtest.db_for_dir: every node on this database
+        servers = in_threads(3, lambda i: Server(workdir=dirs[i]))
+        try:
+            for i, s in enumerate(servers):
+                r = s.request("PUT", "Patient/n%d" % i, patient("n%d" % i, "Node"))
+                self.assertEqual(r.status, 201, r.body)
+            for s in servers:
+                for i in range(3):
+                    self.assertEqual(s.request("GET", "Patient/n%d" % i).status, 200)
+            migrated = sum(s.stderr().count('msg="database migrated"') for s in servers)
+            self.assertEqual(migrated, 1, [s.stderr() for s in servers])
+            v = fhirtest.pg_sql(url, "SELECT value FROM meta WHERE key = 'schema_version'").stdout.strip()
+            self.assertEqual(v, "4")
+        finally:
+            rcs = [s.stop() for s in servers]
+            for d in dirs:
+                shutil.rmtree(d, ignore_errors=True)
+            fhirtest.pg_drop_db(url)
+        self.assertEqual(rcs, [0, 0, 0])
 
 
 @PG_ONLY
