@@ -712,16 +712,18 @@ static void pg_op_reset(store_op_t *op)
 static int pg_write_version(struct pg_tx *tx, store_op_t *op, const char *id, int deleted)
 {
 	static const char cur_sql[] = "SELECT vid, deleted, seq FROM current WHERE type = $1 AND id = $2";
-	static const char ins_sql[] = "INSERT INTO version(type, id, vid, updated_us, method, deleted, body) "
-				      "VALUES($1, $2, $3, $4, $5, $6, $7) RETURNING seq";
-	static const char ups_sql[] = "INSERT INTO current(type, id, vid, seq, deleted) VALUES($1, $2, $3, $4, $5) "
-				      "ON CONFLICT(type, id) DO UPDATE SET vid = excluded.vid, seq = excluded.seq, "
-				      "deleted = excluded.deleted";
+	/* the version and the current pointer in one round trip */
+	static const char ins_sql[] =
+		"WITH v AS (INSERT INTO version(type, id, vid, updated_us, method, deleted, body) "
+		"VALUES($1, $2, $3, $4, $5, $6, $7) RETURNING seq) "
+		"INSERT INTO current(type, id, vid, seq, deleted) SELECT $1, $2, $3, v.seq, $6 FROM v "
+		"ON CONFLICT(type, id) DO UPDATE SET vid = excluded.vid, seq = excluded.seq, deleted = excluded.deleted "
+		"RETURNING seq";
 	struct pg_conn *c = tx->c;
 	PGresult *r = NULL;
 	int64_t cur_vid = 0, cur_seq = 0, vid, now, seq;
 	int cur_deleted = 0, exists = 0, rc = 0;
-	char lu[40], svid[24], snow[24], sdel[4], sseq[24];
+	char lu[40], svid[24], snow[24], sdel[4];
 	char *body = NULL;
 	size_t blen = 0;
 
@@ -795,15 +797,6 @@ static int pg_write_version(struct pg_tx *tx, store_op_t *op, const char *id, in
 		if (rc)
 			goto out;
 		seq = pg_int(r, 0, 0);
-		PQclear(r);
-		r = NULL;
-	}
-	snprintf(sseq, sizeof sseq, "%" PRId64, seq);
-	{
-		const char *vals[5] = { op->type, id, svid, sseq, sdel };
-		rc = pg_exec(c, ups_sql, 5, vals, NULL, NULL, &r);
-		if (rc)
-			goto out;
 		PQclear(r);
 		r = NULL;
 	}
@@ -933,7 +926,6 @@ static int pg_commit(void *impl, store_op_t *ops, size_t n, int atomic)
 	struct pg_tx tx = { 0 };
 	PGresult *r = NULL;
 	char lock[24];
-	const char *lv[1] = { lock };
 	int rc, failed = 0;
 
 	if (n == 0)
@@ -945,21 +937,25 @@ static int pg_commit(void *impl, store_op_t *ops, size_t n, int atomic)
 		goto fail_all;
 	/* writes are never interrupted (store.h) */
 	rc = pg_set_timeout(tx.c, 0);
-	if (!rc)
-		rc = pg_cmd(tx.c, "BEGIN");
 	if (rc)
 		goto fail_all;
+	/* One round trip: the transaction, the lock, and then (a statement of
+	 * its own, so with a snapshot taken after the lock is held) the newest
+	 * lastUpdated, which the largest seq has: it grows strictly over the
+	 * whole store, across nodes. The lock key is our constant. */
 	snprintf(lock, sizeof lock, "%lld", (long long)PG_LOCK_WRITE);
-	rc = pg_exec(tx.c, "SELECT pg_advisory_xact_lock($1::bigint)", 1, lv, NULL, NULL, &r);
-	PQclear(r);
-	r = NULL;
-	if (rc)
-		goto fail_all;
-	/* lastUpdated grows strictly over the whole store, across nodes: the
-	 * newest version (largest seq) has the largest updated_us */
-	rc = pg_exec(tx.c, "SELECT updated_us FROM version ORDER BY seq DESC LIMIT 1", 0, NULL, NULL, NULL, &r);
-	if (rc)
-		goto fail_all;
+	{
+		char sql[160];
+		snprintf(sql, sizeof sql,
+			 "BEGIN; SELECT pg_advisory_xact_lock(%s); "
+			 "SELECT updated_us FROM version ORDER BY seq DESC LIMIT 1",
+			 lock);
+		r = PQexec(tx.c->c, sql);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			rc = pg_fail(tx.c, r, "write lock");
+			goto fail_all;
+		}
+	}
 	tx.last_us = PQntuples(r) ? pg_int(r, 0, 0) : 0;
 	PQclear(r);
 	r = NULL;

@@ -28,42 +28,35 @@
 
 enum { IX_TOK, IX_STR, IX_REF, IX_DATE, IX_NUM, IX_URI, IX_COMP, IX_N };
 
-/* One statement per table for all the rows of a version: the values go as
- * arrays (unnest), the version's seq (and, for references, the resource's
- * id) as scalars, so a version costs at most seven round trips however
- * many rows it has. "ON CONFLICT DO NOTHING" is SQLite's "INSERT OR
- * IGNORE": a version's rows may repeat a key (two names with one family);
- * the key says it once. */
+/* All the index rows of a version in ONE statement: each table's values
+ * go as arrays (unnest; an empty array inserts nothing), the version's seq
+ * ($28) and the resource's id ($29, for ix_ref.rid) as scalars, every
+ * table's INSERT a data-modifying WITH clause. One round trip inside the
+ * write lock however many rows and tables. "ON CONFLICT DO NOTHING" is
+ * SQLite's "INSERT OR IGNORE": a version's rows may repeat a key (two
+ * names with one family); the key says it once. */
 #define PGX_MAXCOL 9
-static const struct pgx_tab {
-	const char *sql;
-	int ncol; /* array columns: $1..$ncol, then seq, then (ix_ref) rid */
-} pgx_tabs[IX_N] = {
-	[IX_TOK] = { "INSERT INTO ix_tok(p, code, sys, seq) SELECT u.p, u.code, u.sys, $4::bigint FROM "
-		     "unnest($1::bigint[], $2::text[], $3::text[]) AS u(p, code, sys) ON CONFLICT DO NOTHING",
-		     3 },
-	[IX_STR] = { "INSERT INTO ix_str(p, norm, exact, seq) SELECT u.p, u.norm, u.exact, $4::bigint FROM "
-		     "unnest($1::bigint[], $2::text[], $3::text[]) AS u(p, norm, exact) ON CONFLICT DO NOTHING",
-		     3 },
-	[IX_REF] = { "INSERT INTO ix_ref(p, tid, tt, seq, rid) SELECT u.p, u.tid, u.tt, $4::bigint, $5::text FROM "
-		     "unnest($1::bigint[], $2::text[], $3::text[]) AS u(p, tid, tt) ON CONFLICT DO NOTHING",
-		     3 },
-	[IX_DATE] = { "INSERT INTO ix_date(p, lo, hi, seq) SELECT u.p, u.lo, u.hi, $4::bigint FROM "
-		      "unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS u(p, lo, hi) ON CONFLICT DO NOTHING",
-		      3 },
-	[IX_NUM] = { "INSERT INTO ix_num(p, num, sys, code, seq) SELECT u.p, u.num, u.sys, u.code, $5::bigint FROM "
-		     "unnest($1::bigint[], $2::float8[], $3::text[], $4::text[]) AS u(p, num, sys, code) "
-		     "ON CONFLICT DO NOTHING",
-		     4 },
-	[IX_URI] = { "INSERT INTO ix_uri(p, uri, seq) SELECT u.p, u.uri, $3::bigint FROM "
-		     "unnest($1::bigint[], $2::text[]) AS u(p, uri) ON CONFLICT DO NOTHING",
-		     2 },
-	[IX_COMP] = { "INSERT INTO ix_comp(p, sys, code, sys2, code2, num, lo, hi, str, seq) "
-		      "SELECT u.p, u.sys, u.code, u.sys2, u.code2, u.num, u.lo, u.hi, u.str, $10::bigint FROM "
-		      "unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::float8[], "
-		      "$7::bigint[], $8::bigint[], $9::text[]) AS u(p, sys, code, sys2, code2, num, lo, hi, str)",
-		      9 },
-};
+#define PGX_NARRAYS 27
+static const int pgx_ncol[IX_N] = { 3, 3, 3, 3, 4, 2, 9 }; /* arrays per table, in parameter order */
+static const char pgx_sql[] =
+	"WITH t AS (INSERT INTO ix_tok(p, code, sys, seq) SELECT u.p, u.code, u.sys, $28::bigint FROM "
+	"  unnest($1::bigint[], $2::text[], $3::text[]) AS u(p, code, sys) ON CONFLICT DO NOTHING), "
+	"s AS (INSERT INTO ix_str(p, norm, exact, seq) SELECT u.p, u.norm, u.exact, $28::bigint FROM "
+	"  unnest($4::bigint[], $5::text[], $6::text[]) AS u(p, norm, exact) ON CONFLICT DO NOTHING), "
+	"r AS (INSERT INTO ix_ref(p, tid, tt, seq, rid) SELECT u.p, u.tid, u.tt, $28::bigint, $29::text FROM "
+	"  unnest($7::bigint[], $8::text[], $9::text[]) AS u(p, tid, tt) ON CONFLICT DO NOTHING), "
+	"d AS (INSERT INTO ix_date(p, lo, hi, seq) SELECT u.p, u.lo, u.hi, $28::bigint FROM "
+	"  unnest($10::bigint[], $11::bigint[], $12::bigint[]) AS u(p, lo, hi) ON CONFLICT DO NOTHING), "
+	"n AS (INSERT INTO ix_num(p, num, sys, code, seq) SELECT u.p, u.num, u.sys, u.code, $28::bigint FROM "
+	"  unnest($13::bigint[], $14::float8[], $15::text[], $16::text[]) AS u(p, num, sys, code) "
+	"  ON CONFLICT DO NOTHING), "
+	"i AS (INSERT INTO ix_uri(p, uri, seq) SELECT u.p, u.uri, $28::bigint FROM "
+	"  unnest($17::bigint[], $18::text[]) AS u(p, uri) ON CONFLICT DO NOTHING), "
+	"c AS (INSERT INTO ix_comp(p, sys, code, sys2, code2, num, lo, hi, str, seq) "
+	"  SELECT u.p, u.sys, u.code, u.sys2, u.code2, u.num, u.lo, u.hi, u.str, $28::bigint FROM "
+	"  unnest($19::bigint[], $20::text[], $21::text[], $22::text[], $23::text[], $24::float8[], "
+	"  $25::bigint[], $26::bigint[], $27::text[]) AS u(p, sys, code, sys2, code2, num, lo, hi, str)) "
+	"SELECT 1";
 
 /* A version's rows of one table, as array literals being built. */
 #define PGX_ARR_MAX ((size_t)256 << 20)
@@ -191,8 +184,10 @@ static int pgx_add(struct pgx_cols *t, const search_row *r)
 int pg_index_write(struct pg_conn *c, int64_t seq, const char *id, const search_row *rows, size_t n)
 {
 	struct pgx_cols t[IX_N];
+	const char *v[PGX_NARRAYS + 2];
 	char sseq[24];
-	int rc = 0;
+	PGresult *res = NULL;
+	int rc = 0, nv = 0;
 
 	if (n == 0)
 		return 0;
@@ -203,24 +198,17 @@ int pg_index_write(struct pg_conn *c, int64_t seq, const char *id, const search_
 	}
 	for (size_t i = 0; i < n && !rc; i++)
 		rc = pgx_add(t, &rows[i]);
-	snprintf(sseq, sizeof sseq, "%" PRId64, seq);
-	for (int k = 0; k < IX_N && !rc; k++) {
-		const char *v[PGX_MAXCOL + 2];
-		int nv = pgx_tabs[k].ncol;
-		PGresult *res = NULL;
-
-		if (t[k].nrows == 0)
-			continue;
-		for (int j = 0; j < nv && !rc; j++) {
-			rc = buf_append_char(&t[k].col[j], '}'); /* data stays NUL-terminated (buf.h) */
-			v[j] = t[k].col[j].data;
+	for (int k = 0; k < IX_N && !rc; k++)
+		for (int j = 0; j < pgx_ncol[k] && !rc; j++) {
+			buf_t *b = &t[k].col[j];
+			rc = b->len ? buf_append_char(b, '}') : buf_append_str(b, "{}");
+			v[nv++] = b->data; /* NUL-terminated (buf.h) */
 		}
-		if (rc)
-			break;
+	if (!rc) {
+		snprintf(sseq, sizeof sseq, "%" PRId64, seq);
 		v[nv++] = sseq;
-		if (k == IX_REF)
-			v[nv++] = pgx_s(id);
-		rc = pg_exec(c, pgx_tabs[k].sql, nv, v, NULL, NULL, &res);
+		v[nv++] = pgx_s(id);
+		rc = pg_exec(c, pgx_sql, nv, v, NULL, NULL, &res);
 		PQclear(res);
 	}
 	for (int k = 0; k < IX_N; k++)
