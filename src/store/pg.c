@@ -11,9 +11,11 @@
  *   whose server went away is marked broken by the failing call (that
  *   request gets ERR_BUSY, 503) and is reconnected when next taken; when
  *   the database cannot be reached, ERR_BUSY again, never a crash.
- * - Writes: one transaction per store_commit() that first takes the
- *   transaction-scoped advisory lock PG_LOCK_WRITE, so resource writes are
- *   serial across all nodes, as SQLite's single writer makes them:
+ * - Writes: group commit (pg_commit: the first committer leads and runs
+ *   every queued job in one transaction, a savepoint per job); each such
+ *   transaction first takes the transaction-scoped advisory lock
+ *   PG_LOCK_WRITE, so resource writes are serial across all nodes, as
+ *   SQLite's single writer makes them:
  *   versions are numbered without gaps or duplicates, seq grows in commit
  *   order, conditional interactions decide on what the writer sees.
  *   synchronous_commit=on (set on every session): COMMIT returns once the
