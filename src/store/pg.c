@@ -1234,16 +1234,12 @@ static int pg_open(const store_options *o, void **out)
 	if (o->extract && !pg_index_check_conn(c)) {
 		size_t n = 0;
 		log_info("msg=\"search indexes are missing or were built with another parameter table: rebuilding\"");
-		pg_conn_put(s, c); /* the rebuild takes a connection of its own; the lock is this session's */
+		/* on another connection of the pool: c keeps the migration lock
+		 * (a session lock) until the rebuild is done */
 		rc = pg_reindex(s, o->extract, o->extract_ctx, &n);
-		if (rc) {
-			c = NULL;
-			goto fail;
-		}
-		log_info("msg=\"search indexes rebuilt\" resources=%zu", n);
-		rc = pg_conn_get(s, &c);
 		if (rc)
 			goto fail;
+		log_info("msg=\"search indexes rebuilt\" resources=%zu", n);
 	}
 	rc = pg_exec(c, "SELECT pg_advisory_unlock($1::bigint)", 1, lv, NULL, NULL, &r);
 	PQclear(r);
