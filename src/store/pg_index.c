@@ -357,8 +357,11 @@ int pg_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count)
 		if (rc)
 			goto out;
 		rows = PQntuples(r);
-		if (rows == 0)
+		if (rows == 0) {
+			PQclear(r);
+			r = NULL;
 			break;
+		}
 		for (int i = 0; i < rows && !rc; i++) {
 			int64_t seq = pg_int(r, i, 1);
 			search_rows xr = { 0 };
