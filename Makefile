@@ -9,7 +9,7 @@
 #   make fuzz       build the libFuzzer targets in fuzz/
 #   make bench      wrk benchmarks against the real server (and nginx)
 
-PKGS      := libmicrohttpd jansson sqlite3 gnutls nettle librhonabwy libargon2
+PKGS      := libmicrohttpd jansson sqlite3 libpq gnutls nettle librhonabwy libargon2
 BUILD     ?= build
 CC        ?= cc
 SAN       ?=

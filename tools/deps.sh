@@ -3,7 +3,7 @@
 # when they are missing. A no-op (no apt-get at all) when all are present.
 set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libgnutls28-dev nettle-dev
-librhonabwy-dev libargon2-dev
+librhonabwy-dev libargon2-dev libpq-dev postgresql
 libcmocka-dev python3 openssl curl sqlite3 clang libclang-rt-14-dev wrk nginx-light
 chromium"
 missing=""

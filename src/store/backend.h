@@ -40,6 +40,11 @@ struct store_backend {
 };
 
 extern const struct store_backend store_sqlite_backend;
+extern const struct store_backend store_pg_backend;
+
+/* 1 when path names a PostgreSQL database: a postgresql:// or
+ * postgres:// URL (pg.c). */
+int store_pg_location(const char *path);
 
 /* The calling thread's deadline from store_deadline_begin() (CLOCK_MONOTONIC
  * microseconds), or 0 when none is set. */

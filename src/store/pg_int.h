@@ -91,6 +91,32 @@ int pg_row_version(const PGresult *r, int row, int col0, store_version_t *out);
 
 int64_t pg_now_us(void);
 
+/* Column values of a text-format result: an integer (0 for NULL), and a
+ * bytea (hex) decoded into a malloc'd buffer with a NUL after it (*out
+ * NULL for SQL NULL). */
+int64_t pg_int(const PGresult *r, int row, int col);
+int pg_bytea(const PGresult *r, int row, int col, char **out, size_t *len);
+
+/* SQL text from fixed fragments, each value a parameter numbered in the
+ * order added ($1, $2, ...): PostgreSQL wants every parameter number up
+ * to the largest used, so conditions that are absent must not leave holes.
+ * Values are borrowed (integers are formatted into num). An overflow of
+ * sql or of the parameters sets err (ERR_INTERNAL: the fragments are
+ * literals, a programming error). */
+#define PG_Q_MAXP 16
+struct pg_q {
+	char sql[2048];
+	size_t len;
+	int n;
+	const char *vals[PG_Q_MAXP];
+	char num[PG_Q_MAXP][24];
+	int err;
+};
+void pg_q_lit(struct pg_q *q, const char *text);
+void pg_q_text(struct pg_q *q, const char *pre, const char *val); /* pre, then "$k" */
+void pg_q_int(struct pg_q *q, const char *pre, int64_t v);
+int pg_q_exec(struct pg_conn *c, const struct pg_q *q, PGresult **res);
+
 /* pg_index.c: the index rows of one version, inside the caller's write
  * transaction on c; reindex; the parameter-table hash in meta; compartment
  * membership of a version. */
@@ -99,6 +125,8 @@ int pg_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count);
 int pg_index_hash(void *impl, char *out, size_t cap);
 int pg_comp_member_conn(struct pg_conn *c, const char *type, int64_t seq, const char *patient, int *yes);
 int pg_compartment_member(void *impl, const char *type, int64_t seq, const char *patient, int *yes);
+/* 1 when the indexes were built with this binary's parameter table. */
+int pg_index_check_conn(struct pg_conn *c);
 
 /* pg_search.c */
 int pg_search(void *impl, const store_search_q *q, store_search_page *out, char *why, size_t whylen);

@@ -1,6 +1,6 @@
 /*
- * store.c - picks the backend for a database location and forwards every
- * call to it. Also the backend-independent helpers (clearing results).
+ * store.c - picks the backend for a database location (a postgresql://
+ * URL or a SQLite path) and forwards every call to it. Also the backend-independent helpers (clearing results).
  */
 #include "store.h"
 
@@ -65,17 +65,26 @@ void store_history_page_clear(store_history_page *p)
 
 int store_open(const store_options *o, store_t **out)
 {
+	store_options local;
 	store_t *s;
 	int rc;
 
-	/* PostgreSQL arrives in a later issue; refuse its URLs explicitly
-	 * rather than creating a SQLite file named "postgres:...". */
-	if (strncmp(o->path, "postgres://", 11) == 0 || strncmp(o->path, "postgresql://", 13) == 0)
-		return ERR_NOTIMPL;
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return ERR_NOMEM;
-	s->be = &store_sqlite_backend;
+	/* postgresql:// and postgres:// URLs name a PostgreSQL database (the
+	 * libpq environment variables fill in what they leave out);
+	 * sqlite:PATH or any other PATH is a SQLite file. */
+	if (store_pg_location(o->path)) {
+		s->be = &store_pg_backend;
+	} else {
+		s->be = &store_sqlite_backend;
+		if (!strncmp(o->path, "sqlite:", 7)) {
+			local = *o;
+			local.path = o->path + 7;
+			o = &local;
+		}
+	}
 	s->timeout_us = (int64_t)o->statement_timeout_ms * 1000;
 	rc = s->be->open(o, &s->impl);
 	if (rc) {
