@@ -3,7 +3,8 @@
 #   make            build build/fhird
 #   make deps       install missing Debian packages (no-op when present)
 #   make run        deps + build + start on the embedded default with demo data
-#   make check      deps + build + every test (unit + integration, incl. the browser test, + tests/security)
+#   make check      deps + build + every test (unit + integration, incl. the browser test, + tests/security),
+#                   then integration + security again on a throwaway PostgreSQL cluster (PG_TESTS=off: SQLite only)
 #   make browser-deps  npm ci in tests/browser (fhirclient, puppeteer-core) when missing or the lock changed
 #   make asan       the whole suite under ASan + UBSan
 #   make fuzz       build the libFuzzer targets in fuzz/
@@ -14,6 +15,8 @@ BUILD     ?= build
 CC        ?= cc
 SAN       ?=
 PYTHON    ?= /usr/bin/python3
+# The PostgreSQL pass of `make test` (tests/run.py --pg): also | only | off
+PG_TESTS  ?= also
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wvla -Wno-unused-parameter
 HARDEN    := -fstack-protector-strong -fPIE
@@ -73,7 +76,7 @@ deps:
 
 # Run the suite against whatever BUILD holds.
 test: $(BUILD)/fhird unit-bins browser-deps
-	$(PYTHON) tests/run.py --build $(BUILD)
+	$(PYTHON) tests/run.py --build $(BUILD) --pg $(PG_TESTS)
 
 check: deps
 	$(MAKE) all unit-bins
@@ -82,7 +85,7 @@ check: deps
 asan: deps
 	$(MAKE) BUILD=build/asan SAN=1 all unit-bins
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(MAKE) BUILD=build/asan SAN=1 test
+	  $(MAKE) BUILD=build/asan SAN=1 PG_TESTS=off test
 
 gen:
 	$(PYTHON) tools/gen_types.py

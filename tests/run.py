@@ -4,6 +4,12 @@ tests (tests/integration/test_*.py against the real server binary) and the
 adversarial security suite (tests/security/test_*.py, same harness).
 
     python3 tests/run.py --build build [--only unit|integration|security] [-k SUBSTRING]
+                         [--pg off|only|also]
+
+--pg also (make check): after the SQLite run, the integration and security
+suites (and the PostgreSQL unit tests, test_*_pg*) run again against a
+throwaway PostgreSQL cluster (tests/pgcluster.py), named pg-integration/...
+and pg-security/...; --pg only runs just that.
 
 Prints one line per test and ends with exactly `N passed, M failed`.
 Exit status 1 when anything failed or nothing ran.
@@ -40,7 +46,7 @@ class Tally:
             print(detail.rstrip(), flush=True)
 
 
-def run_unit(build, tally, pattern):
+def run_unit(build, tally, pattern, pg_only=False):
     bindir = os.path.join(build, "tests")
     if not os.path.isdir(bindir):
         return
@@ -48,6 +54,8 @@ def run_unit(build, tally, pattern):
     for name in sorted(os.listdir(bindir)):
         path = os.path.join(bindir, name)
         if not name.startswith("test_") or not os.access(path, os.X_OK) or os.path.isdir(path):
+            continue
+        if pg_only and "_pg" not in name:
             continue
         try:
             p = subprocess.run([path], env=env, capture_output=True, timeout=600)
@@ -148,7 +156,7 @@ def filter_suite(suite, pattern):
     return out
 
 
-def run_python_suite(build, tally, pattern, kind):
+def run_python_suite(build, tally, pattern, kind, prefix=""):
     """Runs tests/<kind>/test_*.py against the binary; names are <kind>/<test id>.
     The security suite imports the integration helpers (fhirtest, smartutil)."""
     binary = os.path.abspath(os.path.join(build, "fhird"))
@@ -164,16 +172,64 @@ def run_python_suite(build, tally, pattern, kind):
         sys.path.insert(0, sdir)
     suite = unittest.defaultTestLoader.discover(sdir, pattern="test_*.py", top_level_dir=sdir)
     suite = filter_suite(suite, pattern)
-    result = TallyResult(tally, kind)
+    result = TallyResult(tally, prefix + kind)
     suite.run(result)
 
 
-def run_integration(build, tally, pattern):
-    run_python_suite(build, tally, pattern, "integration")
+def run_integration(build, tally, pattern, prefix=""):
+    run_python_suite(build, tally, pattern, "integration", prefix)
 
 
-def run_security(build, tally, pattern):
-    run_python_suite(build, tally, pattern, "security")
+def run_security(build, tally, pattern, prefix=""):
+    run_python_suite(build, tally, pattern, "security", prefix)
+
+
+def run_on_pg(a, tally):
+    """The integration and security suites again, against a throwaway
+    PostgreSQL cluster (tests/pgcluster.py): every server gets a database of
+    its own (FHIRD_TEST_PG). Test names get the prefix pg-. The unit tests
+    that can use PostgreSQL get the cluster too (FHIRD_TEST_PG)."""
+    sys.path.insert(0, HERE)
+    import pgcluster
+    if not pgcluster.available():
+        if a.pg == "only":
+            tally.fail("pg (PostgreSQL server binaries not installed: make deps)")
+        else:
+            print("SKIP pg: PostgreSQL server binaries not installed (make deps)", flush=True)
+        return
+    cluster = pgcluster.Cluster()
+    # a SIGTERM (a CI timeout, a kill) must still stop the cluster: as an
+    # exception, it runs the finally below
+    import signal
+
+    def _term(signum, frame):
+        raise SystemExit(143)
+    signal.signal(signal.SIGTERM, _term)
+    try:
+        cluster.start()
+    except Exception as e:  # the run must say why, not crash
+        tally.fail("pg (cluster did not start)", str(e))
+        cluster.stop()
+        return
+    old = os.environ.get("FHIRD_TEST_PG")
+    os.environ["FHIRD_TEST_PG"] = cluster.url()
+    # fhirtest reads the variable at import: load it afresh for this run
+    for m in [m for m in sys.modules if m in ("fhirtest", "smartutil", "itutil", "secutil")
+              or m.startswith("test_")]:
+        del sys.modules[m]
+    try:
+        if a.only in (None, "unit"):
+            run_unit(a.build, tally, a.pattern, pg_only=a.pg == "also")
+        if a.only in (None, "integration"):
+            run_integration(a.build, tally, a.pattern, "pg-")
+        if a.only in (None, "security"):
+            run_security(a.build, tally, a.pattern, "pg-")
+    finally:
+        if old is None:
+            os.environ.pop("FHIRD_TEST_PG", None)
+        else:
+            os.environ["FHIRD_TEST_PG"] = old
+        cluster.stop()
 
 
 def main():
@@ -181,15 +237,21 @@ def main():
     ap.add_argument("--build", default="build")
     ap.add_argument("--only", choices=["unit", "integration", "security"])
     ap.add_argument("-k", dest="pattern", default="")
+    ap.add_argument("--pg", choices=["off", "only", "also"], default="off",
+                    help="PostgreSQL: off (SQLite only), only (the suites against a throwaway cluster), "
+                         "also (SQLite, then integration + security again on PostgreSQL)")
     a = ap.parse_args()
     tally = Tally()
     t0 = time.monotonic()
-    if a.only in (None, "unit"):
-        run_unit(a.build, tally, a.pattern)
-    if a.only in (None, "integration"):
-        run_integration(a.build, tally, a.pattern)
-    if a.only in (None, "security"):
-        run_security(a.build, tally, a.pattern)
+    if a.pg != "only":
+        if a.only in (None, "unit"):
+            run_unit(a.build, tally, a.pattern)
+        if a.only in (None, "integration"):
+            run_integration(a.build, tally, a.pattern)
+        if a.only in (None, "security"):
+            run_security(a.build, tally, a.pattern)
+    if a.pg != "off":
+        run_on_pg(a, tally)
     if tally.failures:
         print("\nfailed:")
         for f in tally.failures:

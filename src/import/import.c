@@ -788,6 +788,8 @@ static void import_db_dir(const char *path)
 	char dir[PATH_MAX];
 	char *slash;
 
+	if (strstr(path, "://"))
+		return; /* a database URL (PostgreSQL), not a file */
 	if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
 		return;
 	slash = strrchr(dir, '/');

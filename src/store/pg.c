@@ -240,6 +240,13 @@ void pg_conn_put(struct pg *s, struct pg_conn *c)
 		PQclear(r);
 	}
 	pthread_mutex_lock(&s->lock);
+	if (c->broken) {
+		/* The server dropped this session: most likely all of them
+		 * (restart, failover). Have the idle ones redone when taken
+		 * rather than each failing one request first. */
+		for (struct pg_conn *f = s->free_conns; f; f = f->next_free)
+			f->broken = 1;
+	}
 	c->next_free = s->free_conns;
 	s->free_conns = c;
 	pthread_cond_signal(&s->cond);
@@ -984,7 +991,7 @@ static int pg_commit(void *impl, store_op_t *ops, size_t n, int atomic)
 			int st = ops[i].status;
 			unsigned matches = ops[i].matches; /* explains a 412 */
 			pg_op_reset(&ops[i]);
-			ops[i].status = st ? st : rc ? rc : failed;
+			ops[i].status = st; /* the op that failed says why; the others are untouched */
 			ops[i].matches = matches;
 		}
 		rc = rc ? rc : failed;

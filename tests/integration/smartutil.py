@@ -804,9 +804,27 @@ def _auth_table(conn):
     return None, None
 
 
+def _pg_private_jwks(db):
+    import fhirtest
+    out = []
+    p = fhirtest.pg_sql(db, "SELECT value FROM auth_rec", check=False)
+    for line in p.stdout.splitlines():
+        try:
+            j = json.loads(line)
+        except ValueError:
+            continue
+        k = j.get("jwk") if isinstance(j, dict) else None
+        if isinstance(k, dict) and k.get("kty") == "RSA" and k.get("d") and k.get("kid"):
+            out.append(k)
+    return out
+
+
 def server_private_jwks(db):
     """Private RSA JWKs found in the store's STORE_AUTH_KEY records
-    ({"jwk": {...d...}}); [] when none can be found."""
+    ({"jwk": {...d...}}); [] when none can be found. db: a SQLite file or
+    a postgresql:// URL (the suite run against PostgreSQL)."""
+    if db.startswith("postgresql://"):
+        return _pg_private_jwks(db)
     out = []
     try:
         conn = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=10)
@@ -842,7 +860,13 @@ STORE_AUTH_CODE = 4  # enum store_auth_kind in src/store/store.h
 
 def expire_auth_records(db, kind):
     """Sets the expiry of every live record of kind to the past (1 us
-    after the epoch); returns how many, or None when the table is not found."""
+    after the epoch); returns how many, or None when the table is not found.
+    db: a SQLite file or a postgresql:// URL."""
+    if db.startswith("postgresql://"):
+        import fhirtest
+        p = fhirtest.pg_sql(db, "WITH u AS (UPDATE auth_rec SET exp_us = 1 WHERE kind = %d RETURNING 1) "
+                                "SELECT count(*) FROM u" % int(kind))
+        return int(p.stdout.strip())
     conn = sqlite3.connect(db, timeout=30)
     try:
         table, cols = _auth_table(conn)

@@ -14,6 +14,8 @@ import json
 import os
 import subprocess
 
+import fhirtest
+
 from smartutil import (APP, FULL_SCOPE, PASSWORDS, STD_SEED, STD_USERS, ClientKey, SmartCase, backend_client, cli,
                        ids_of)
 
@@ -29,10 +31,47 @@ def audit_db(db):
 
 def sqlite(db, sql):
     """Runs SQL on the audit trail's file with the sqlite3 command line
-    tool, as someone with the file would."""
+    tool, as someone with the file would; under PostgreSQL (fhirtest.PG) on
+    the database with psql, as someone with a database login would."""
+    if fhirtest.PG:
+        return fhirtest.pg_sql(db, sql, check=False)
     db = audit_db(db)
     return subprocess.run(["sqlite3", "-cmd", ".timeout 10000", db, sql], capture_output=True, text=True,
                           timeout=60)
+
+
+def drop_triggers(*names):
+    """SQL that drops the append-only triggers (PostgreSQL names the table)."""
+    on = " ON audit_event" if fhirtest.PG else ""
+    return "".join("DROP TRIGGER %s%s; " % (n, on) for n in names)
+
+
+RANDOM32 = ("decode(md5(random()::text) || md5(random()::text), 'hex')" if fhirtest.PG else "randomblob(32)")
+
+
+def audit_rows(db):
+    """Every audit record in seq order (prev and hash as bytes, query None
+    when NULL) and the head checkpoint, read from the database directly."""
+    cols = ("seq, recorded_us, kind, status, outcome, action, subtype, outcome_desc, client_id, subject, "
+            "fhir_user, patient, entity_type, entity_id, address, observer, issuer, query, prev, hash")
+    if fhirtest.PG:
+        p = fhirtest.pg_sql(db, "SELECT json_agg(t ORDER BY seq) FROM (SELECT %s FROM audit_event) t" % cols)
+        rows = []
+        for r in json.loads(p.stdout):
+            vals = [r[c.strip()] for c in cols.split(",")]
+            vals[18] = bytes.fromhex(vals[18][2:])
+            vals[19] = bytes.fromhex(vals[19][2:])
+            rows.append(tuple(vals))
+        head = fhirtest.pg_sql(db, "SELECT value FROM audit_meta WHERE key = 'audit_head'").stdout.strip()
+        return rows, head
+    import sqlite3 as sq
+    conn = sq.connect("file:%s?mode=ro" % audit_db(db), uri=True, timeout=30)
+    try:
+        rows = conn.execute("SELECT %s FROM audit_event ORDER BY seq" % cols).fetchall()
+        head = conn.execute("SELECT value FROM audit_meta WHERE key = 'audit_head'").fetchone()[0]
+    finally:
+        conn.close()
+    return rows, head
 
 
 def agent(ev, code):
@@ -424,7 +463,7 @@ class TestChainVerify(AuditCase):
         self.assertEqual(self.verify()[0], 0)
 
         # the refusal made to look like a success: named by verify
-        p = sqlite(self.server.db, "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete; " + hide)
+        p = sqlite(self.server.db, drop_triggers("audit_event_no_update", "audit_event_no_delete") + hide)
         self.assertEqual(p.returncode, 0, p)
         self.assertEqual(self.events("outcome=8&entity=Patient/pb"), [])  # the search believes the column
         rc, out, err = self.verify()
@@ -442,15 +481,7 @@ class TestChainVerify(AuditCase):
         fields), recomputed here from the rows without fhird's code."""
         self.assertEqual(self.api("GET", "Patient/pa", self.svc()).status, 200)
         self.events()  # flushes the queue
-        import sqlite3 as sq
-        conn = sq.connect("file:%s?mode=ro" % audit_db(self.server.db), uri=True, timeout=30)
-        try:
-            rows = conn.execute("SELECT seq, recorded_us, kind, status, outcome, action, subtype, outcome_desc, "
-                                "client_id, subject, fhir_user, patient, entity_type, entity_id, address, observer, "
-                                "issuer, query, prev, hash FROM audit_event ORDER BY seq").fetchall()
-            head = conn.execute("SELECT value FROM audit_meta WHERE key = 'audit_head'").fetchone()[0]
-        finally:
-            conn.close()
+        rows, head = audit_rows(self.server.db)
 
         def net(v):
             b = v.encode() if isinstance(v, str) else v
@@ -478,7 +509,7 @@ class TestChainDeleteInsert(AuditCase):
         for _ in range(3):
             self.assertEqual(self.api("GET", "Patient/pa", t["access_token"]).status, 200)
         self.assertGreaterEqual(len(self.events()), 4)
-        p = sqlite(self.server.db, "DROP TRIGGER audit_event_no_delete; DELETE FROM audit_event WHERE seq = 2")
+        p = sqlite(self.server.db, drop_triggers("audit_event_no_delete") + "DELETE FROM audit_event WHERE seq = 2")
         self.assertEqual(p.returncode, 0, p)
         rc, out, err = self.verify()
         self.assertEqual(rc, 1, out + err)
@@ -489,7 +520,7 @@ class TestChainDeleteInsert(AuditCase):
         p = sqlite(self.server.db,
                    "INSERT INTO audit_event SELECT seq + 1000000, recorded_us, kind, status, 0, action, subtype, "
                    "outcome_desc, client_id, subject, fhir_user, patient, entity_type, entity_id, address, observer, "
-                   "issuer, query, hash, randomblob(32) FROM audit_event ORDER BY seq DESC LIMIT 1")
+                   "issuer, query, hash, " + RANDOM32 + " FROM audit_event ORDER BY seq DESC LIMIT 1")
         self.assertEqual(p.returncode, 0, p)
         rc, out, _ = self.verify()
         self.assertEqual(rc, 1)

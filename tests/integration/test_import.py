@@ -16,7 +16,8 @@ import shutil
 import tempfile
 import unittest
 
-from fhirtest import Server, run_cli
+import fhirtest
+from fhirtest import Server, db_for_dir, run_cli
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 DEMO = sorted(glob.glob(os.path.join(ROOT, "data", "demo", "*.json")))
@@ -44,7 +45,7 @@ def references(node, out):
 class ImportCase(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="fhird-import-")
-        self.db = os.path.join(self.dir, "fhird.db")
+        self.db = db_for_dir(self.dir)  # a PostgreSQL URL in a PG run (fhirtest)
         self.server = None
 
     def tearDown(self):
@@ -344,7 +345,12 @@ class TestUsage(ImportCase):
         path = self.write("env.ndjson", [patient("e1")])
         rc, _, err = run_cli("import", path, env={"FHIRD_DB": self.db})
         self.assertEqual(rc, 0, err)
-        self.assertTrue(os.path.exists(self.db))
+        if fhirtest.PG:
+            # the database named by the URL got the resource
+            n = fhirtest.pg_sql(self.db, "SELECT count(*) FROM current WHERE type = 'Patient' AND id = 'e1'")
+            self.assertEqual(n.stdout.strip(), "1")
+        else:
+            self.assertTrue(os.path.exists(self.db))
 
 
 if __name__ == "__main__":

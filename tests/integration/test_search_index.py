@@ -8,6 +8,8 @@ import time
 import unittest
 import urllib.parse
 
+import fhirtest
+
 from fhirtest import Server, run_cli
 
 
@@ -20,6 +22,17 @@ def patient(pid, family, ident):
     return {"resourceType": "Patient", "id": pid, "name": [{"family": family}],
             "identifier": [{"system": "http://example.org/mrn", "value": ident}]}
 
+
+
+def sql_on(db, sql):
+    """Runs SQL on the server's database (SQLite file or PostgreSQL URL)."""
+    if fhirtest.PG:
+        fhirtest.pg_sql(db, sql)
+        return
+    conn = sqlite3.connect(db)
+    conn.executescript(sql)
+    conn.commit()
+    conn.close()
 
 class TestIndexLife(unittest.TestCase):
     def setUp(self):
@@ -55,19 +68,12 @@ class TestIndexLife(unittest.TestCase):
             s.request("PUT", "Patient/r%d" % i, patient("r%d" % i, "Reindex", "r-%d" % i))
         s.stop()
         # wipe one index table and forget the hash: the next start rebuilds
-        db = sqlite3.connect(s.db)
-        db.execute("DELETE FROM ix_str")
-        db.execute("DELETE FROM meta WHERE key = 'search_params_hash'")
-        db.commit()
-        db.close()
+        sql_on(s.db, "DELETE FROM ix_str; DELETE FROM meta WHERE key = 'search_params_hash'")
         s.start()
         self.assertEqual(ids(self.get("Patient?family=reindex")), ["r%d" % i for i in range(5)])
         s.stop()
         # fhird reindex rebuilds on demand
-        db = sqlite3.connect(s.db)
-        db.execute("DELETE FROM ix_str")
-        db.commit()
-        db.close()
+        sql_on(s.db, "DELETE FROM ix_str")
         rc, out, err = run_cli("reindex", "--db", s.db)
         self.assertEqual(rc, 0, err)
         self.assertIn("reindexed 5 resources", out)

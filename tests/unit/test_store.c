@@ -20,11 +20,42 @@
 
 #include <cmocka.h>
 
+#ifdef FHIRD_TEST_PG_BACKEND
+#include "pgtest.h" /* test_store_pg.c: the same tests on PostgreSQL */
+#endif
+
 struct fixture {
 	char dir[64];
-	char path[96];
+	char path[256];
+	char schema[64];
 	store_t *s;
 };
+
+/* The database of a test: a SQLite file in a fresh directory, or (the PG
+ * build) a fresh schema of the cluster. */
+static void fixture_db(struct fixture *f, const char *tmpl)
+{
+#ifdef FHIRD_TEST_PG_BACKEND
+	(void)tmpl;
+	assert_int_equal(pgtest_new(f->schema, sizeof f->schema, f->path, sizeof f->path), 0);
+#else
+	snprintf(f->dir, sizeof f->dir, "%s", tmpl);
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+#endif
+}
+
+static int fixture_db_remove(struct fixture *f)
+{
+#ifdef FHIRD_TEST_PG_BACKEND
+	pgtest_drop(f->schema);
+	return 0;
+#else
+	char cmd[160];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+	return system(cmd) != 0 ? -1 : 0;
+#endif
+}
 
 static int render_fixed(void *ctx, const char *id, int64_t vid, const char *lu, char **out, size_t *len)
 {
@@ -40,9 +71,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
 	store_options o = { 0 };
-	snprintf(f->dir, sizeof f->dir, "/tmp/fhird-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+	fixture_db(f, "/tmp/fhird-store-XXXXXX");
 	o.path = f->path;
 	o.readers = 4;
 	o.write_batch_max = 64;
@@ -54,13 +83,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[160];
+	int rc;
 	store_close(f->s);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
+	rc = fixture_db_remove(f);
 	free(f);
-	return 0;
+	return rc;
 }
 
 static store_op_t mkop(enum store_op_kind k, const char *type, const char *id, const char *tag)
@@ -337,6 +364,28 @@ static store_cond crit(arena_t *a, const char *qs)
 }
 
 /* http.html#ccreate/#cond-update/#cdelete outcomes, decided in the writer */
+/* Until the PostgreSQL search (pg_search.c) is in, conditional matching
+ * answers ERR_NOTIMPL there: say so as a skip rather than a pass. */
+static void skip_without_search(store_t *s)
+{
+#ifdef FHIRD_TEST_PG_BACKEND
+	store_search_page p;
+	search_query q;
+	store_search_q sq;
+	char why[128];
+	memset(&q, 0, sizeof q);
+	memset(&sq, 0, sizeof sq);
+	q.rtype = "Patient";
+	sq.q = &q;
+	sq.count = 1;
+	if (store_search(s, &sq, &p, why, sizeof why) == ERR_NOTIMPL)
+		skip();
+	store_search_page_clear(&p);
+#else
+	(void)s;
+#endif
+}
+
 static void test_conditional(void **state)
 {
 	struct fixture *f = *state;
@@ -347,6 +396,7 @@ static void test_conditional(void **state)
 	char ids[4][65];
 	size_t n;
 
+	skip_without_search(f->s);
 	arena_init(&a, 1 << 20);
 	c = crit(&a, "identifier=http://sys|1");
 	/* create: no match -> created */
@@ -506,6 +556,12 @@ static void test_reopen_keeps_data(void **state)
 
 int main(void)
 {
+#ifdef FHIRD_TEST_PG_BACKEND
+	if (!pgtest_available()) {
+		printf("# SKIP no PostgreSQL cluster (FHIRD_TEST_PG; tests/run.py --pg)\n");
+		return 0;
+	}
+#endif
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create_read_versions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_if_match, setup, teardown),

@@ -22,9 +22,14 @@
 
 #include <cmocka.h>
 
+#ifdef FHIRD_TEST_PG_BACKEND
+#include "pgtest.h" /* test_store_auth_pg.c: the same tests on PostgreSQL */
+#endif
+
 struct fixture {
 	char dir[64];
-	char path[96];
+	char path[256];
+	char schema[64];
 	store_t *s;
 };
 
@@ -47,9 +52,13 @@ static int open_store(const char *path, store_t **out)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
+#ifdef FHIRD_TEST_PG_BACKEND
+	assert_int_equal(pgtest_new(f->schema, sizeof f->schema, f->path, sizeof f->path), 0);
+#else
 	snprintf(f->dir, sizeof f->dir, "/tmp/fhird-auth-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
+#endif
 	assert_int_equal(open_store(f->path, &f->s), 0);
 	*state = f;
 	return 0;
@@ -58,11 +67,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[160];
 	store_close(f->s);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
+#ifdef FHIRD_TEST_PG_BACKEND
+	pgtest_drop(f->schema);
+#else
+	{
+		char cmd[160];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+#endif
 	free(f);
 	return 0;
 }
@@ -506,6 +521,12 @@ static void test_reopen_keeps_records(void **state)
 
 int main(void)
 {
+#ifdef FHIRD_TEST_PG_BACKEND
+	if (!pgtest_available()) {
+		printf("# SKIP no PostgreSQL cluster (FHIRD_TEST_PG; tests/run.py --pg)\n");
+		return 0;
+	}
+#endif
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_get_replace_conflict, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
