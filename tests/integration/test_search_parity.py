@@ -24,7 +24,6 @@ import base64
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -32,6 +31,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import pgcluster  # noqa: E402
+import fhirtest  # noqa: E402
 from fhirtest import Server  # noqa: E402
 
 PATIENTS = [
@@ -162,13 +162,8 @@ class ParityCase(unittest.TestCase):
         cls.cluster = None
         cls.pg_url = None
         cls.tmp = tempfile.mkdtemp(prefix="fhird-parity-")
-        base = os.environ.get("FHIRD_TEST_PG", "")
-        if base:
-            name = "parity_%d" % os.getpid()
-            subprocess.run(["psql", "-X", "-q", "-d", base, "-c", 'CREATE DATABASE "%s"' % name], check=True,
-                           capture_output=True, timeout=120)
-            cls.pg_url = base.rsplit("/", 1)[0] + "/" + name
-            cls.pg_base = base
+        if fhirtest.PG:
+            cls.pg_url = fhirtest.pg_new_db()
         elif pgcluster.available():
             cls.cluster = pgcluster.Cluster().start()
             cls.pg_url = cls.cluster.create_db("parity")
@@ -192,9 +187,7 @@ class ParityCase(unittest.TestCase):
         if cls.cluster:
             cls.cluster.stop()
         elif cls.pg_url:
-            name = cls.pg_url.rsplit("/", 1)[1]
-            subprocess.run(["psql", "-X", "-q", "-d", cls.pg_base, "-c",
-                            'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name], capture_output=True, timeout=120)
+            fhirtest.pg_drop_db(cls.pg_url)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
