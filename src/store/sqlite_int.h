@@ -3,8 +3,8 @@
  * src/store/): the backend state, the reader pool and row decoding.
  * sqlite.c owns connections, the writer thread and migrations;
  * sqlite_search.c runs search plans (SQL from the shared compiler,
- * sql_search.h); sqlite_index.c writes and
- * rebuilds the search index tables.
+ * sql_search.h); sqlite_index.c writes and rebuilds the search index
+ * tables.
  */
 #ifndef FHIRD_STORE_SQLITE_INT_H
 #define FHIRD_STORE_SQLITE_INT_H
