@@ -84,10 +84,7 @@ class Cluster:
         last = ""
         for _ in range(5):
             self.port = _free_port()
-            opts = ("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=on -c synchronous_commit=on "
-                    "-c max_connections=400 -c shared_buffers=64MB -c log_min_messages=warning"
-                    % (self.port, self.dir))
-            p = self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", opts,
+            p = self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", self._opts(),
                            "-w", "-t", "60", "start"], check=False)
             if p.returncode == 0:
                 break
@@ -133,13 +130,27 @@ class Cluster:
         if self.own:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def restart(self):
-        """Stops (fast) and starts the server again on the same port."""
-        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"])
-        opts = ("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=on -c synchronous_commit=on "
+    def _opts(self):
+        return ("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=on -c synchronous_commit=on "
                 "-c max_connections=400 -c shared_buffers=64MB -c log_min_messages=warning" % (self.port, self.dir))
-        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", opts, "-w", "-t",
-                   "60", "start"])
+
+    def halt(self):
+        """Stops the server (fast shutdown: sessions are terminated), keeping the data."""
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-m", "fast", "-w", "stop"])
+
+    def resume(self):
+        """Starts the server again on the same port after halt()."""
+        self._run([os.path.join(self.bindir, "pg_ctl"), "-D", self.data, "-l", self.log, "-o", self._opts(), "-w",
+                   "-t", "60", "start"])
+
+    @classmethod
+    def attach(cls, directory, url):
+        """The running cluster of another process (tests/run.py) by its directory and URL."""
+        c = cls(directory)
+        c.own = False
+        c.started = True
+        c.port = int(url.split("@127.0.0.1:", 1)[1].split("/", 1)[0])
+        return c
 
     def __enter__(self):
         return self.start()

@@ -203,7 +203,7 @@ def run_on_pg(a, tally):
     import signal
 
     def _term(signum, frame):
-        raise SystemExit(143)
+        raise KeyboardInterrupt("SIGTERM")  # unittest lets it through (SystemExit it records as an error)
     signal.signal(signal.SIGTERM, _term)
     try:
         cluster.start()
@@ -213,6 +213,7 @@ def run_on_pg(a, tally):
         return
     old = os.environ.get("FHIRD_TEST_PG")
     os.environ["FHIRD_TEST_PG"] = cluster.url()
+    os.environ["FHIRD_TEST_PG_DIR"] = cluster.dir  # test_pg_nodes restarts it
     # fhirtest reads the variable at import: load it afresh for this run
     for m in [m for m in sys.modules if m in ("fhirtest", "smartutil", "itutil", "secutil")
               or m.startswith("test_")]:
@@ -225,6 +226,7 @@ def run_on_pg(a, tally):
         if a.only in (None, "security"):
             run_security(a.build, tally, a.pattern, "pg-")
     finally:
+        os.environ.pop("FHIRD_TEST_PG_DIR", None)
         if old is None:
             os.environ.pop("FHIRD_TEST_PG", None)
         else:

@@ -29,7 +29,7 @@ struct cfg_row {
 #define O(f) offsetof(config_t, f)
 static const struct cfg_row cfg_rows[] = {
 	{ "listen", CFG_STR, O(listen), 0, 0, "127.0.0.1:8080", "address and port to listen on (ADDR:PORT, [v6]:PORT)" },
-	{ "db", CFG_STR, O(db), 0, 0, "./data/fhird.db", "SQLite database file (created on first start)" },
+	{ "db", CFG_STR, O(db), 0, 0, "./data/fhird.db", "SQLite database file (created on first start; also sqlite:PATH), or a postgresql:// URL (docs/postgresql.md)" },
 	{ "base_url", CFG_STR, O(base_url), 0, 0, "", "public FHIR base URL (default http(s)://LISTEN/fhir)" },
 	{ "tls_cert", CFG_STR, O(tls_cert), 0, 0, "", "TLS certificate chain (PEM); enables HTTPS" },
 	{ "tls_key", CFG_STR, O(tls_key), 0, 0, "", "TLS private key (PEM)" },

@@ -11,9 +11,11 @@
  *   whose server went away is marked broken by the failing call (that
  *   request gets ERR_BUSY, 503) and is reconnected when next taken; when
  *   the database cannot be reached, ERR_BUSY again, never a crash.
- * - Writes: one transaction per store_commit() that first takes the
- *   transaction-scoped advisory lock PG_LOCK_WRITE, so resource writes are
- *   serial across all nodes, as SQLite's single writer makes them:
+ * - Writes: group commit (pg_commit: the first committer leads and runs
+ *   every queued job in one transaction, a savepoint per job); each such
+ *   transaction first takes the transaction-scoped advisory lock
+ *   PG_LOCK_WRITE, so resource writes are serial across all nodes, as
+ *   SQLite's single writer makes them:
  *   versions are numbered without gaps or duplicates, seq grows in commit
  *   order, conditional interactions decide on what the writer sees.
  *   synchronous_commit=on (set on every session): COMMIT returns once the
@@ -392,6 +394,12 @@ int pg_read_timeout(struct pg *s, struct pg_conn *c)
 			return ERR_TOOCOSTLY;
 		}
 		ms = (left + 999) / 1000;
+		/* A SET per read would double the round trips of every request:
+		 * keep the session's limit while it is no shorter than the time
+		 * left and at most an eighth longer (a statement may then run
+		 * that much past the request's deadline, never more). */
+		if (c->timeout_ms_set >= ms && c->timeout_ms_set <= ms + ms / 8)
+			return 0;
 	} else {
 		ms = (s->timeout_us + 999) / 1000;
 	}
@@ -706,16 +714,18 @@ static void pg_op_reset(store_op_t *op)
 static int pg_write_version(struct pg_tx *tx, store_op_t *op, const char *id, int deleted)
 {
 	static const char cur_sql[] = "SELECT vid, deleted, seq FROM current WHERE type = $1 AND id = $2";
-	static const char ins_sql[] = "INSERT INTO version(type, id, vid, updated_us, method, deleted, body) "
-				      "VALUES($1, $2, $3, $4, $5, $6, $7) RETURNING seq";
-	static const char ups_sql[] = "INSERT INTO current(type, id, vid, seq, deleted) VALUES($1, $2, $3, $4, $5) "
-				      "ON CONFLICT(type, id) DO UPDATE SET vid = excluded.vid, seq = excluded.seq, "
-				      "deleted = excluded.deleted";
+	/* the version and the current pointer in one round trip */
+	static const char ins_sql[] =
+		"WITH v AS (INSERT INTO version(type, id, vid, updated_us, method, deleted, body) "
+		"VALUES($1, $2, $3, $4, $5, $6, $7) RETURNING seq) "
+		"INSERT INTO current(type, id, vid, seq, deleted) SELECT $1, $2, $3, v.seq, $6 FROM v "
+		"ON CONFLICT(type, id) DO UPDATE SET vid = excluded.vid, seq = excluded.seq, deleted = excluded.deleted "
+		"RETURNING seq";
 	struct pg_conn *c = tx->c;
 	PGresult *r = NULL;
 	int64_t cur_vid = 0, cur_seq = 0, vid, now, seq;
 	int cur_deleted = 0, exists = 0, rc = 0;
-	char lu[40], svid[24], snow[24], sdel[4], sseq[24];
+	char lu[40], svid[24], snow[24], sdel[4];
 	char *body = NULL;
 	size_t blen = 0;
 
@@ -789,15 +799,6 @@ static int pg_write_version(struct pg_tx *tx, store_op_t *op, const char *id, in
 		if (rc)
 			goto out;
 		seq = pg_int(r, 0, 0);
-		PQclear(r);
-		r = NULL;
-	}
-	snprintf(sseq, sizeof sseq, "%" PRId64, seq);
-	{
-		const char *vals[5] = { op->type, id, svid, sseq, sdel };
-		rc = pg_exec(c, ups_sql, 5, vals, NULL, NULL, &r);
-		if (rc)
-			goto out;
 		PQclear(r);
 		r = NULL;
 	}
@@ -921,100 +922,197 @@ static int pg_store_failure(int rc)
 	return rc == ERR_DB || rc == ERR_BUSY || rc == ERR_NOMEM || rc == ERR_INTERNAL;
 }
 
-static int pg_commit(void *impl, store_op_t *ops, size_t n, int atomic)
+/* Runs one job inside the batch transaction, isolated by a savepoint (as
+ * sq_run_job): an atomic job is all or nothing, a batch job's ops each
+ * succeed or fail on their own. A store failure (ERR_DB, a lost
+ * connection) fails the job; *fatal then says the transaction itself is
+ * unusable. */
+static void pg_run_job(struct pg_tx *tx, struct pg_job *j, int *fatal)
 {
-	struct pg *s = impl;
-	struct pg_tx tx = { 0 };
-	PGresult *r = NULL;
-	char lock[24];
-	const char *lv[1] = { lock };
-	int rc, failed = 0;
+	int rc = 0, failed = 0;
 
-	if (n == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		pg_op_reset(&ops[i]);
-	rc = pg_conn_get(s, &tx.c);
-	if (rc)
-		goto fail_all;
-	/* writes are never interrupted (store.h) */
-	rc = pg_set_timeout(tx.c, 0);
-	if (!rc)
-		rc = pg_cmd(tx.c, "BEGIN");
-	if (rc)
-		goto fail_all;
-	snprintf(lock, sizeof lock, "%lld", (long long)PG_LOCK_WRITE);
-	rc = pg_exec(tx.c, "SELECT pg_advisory_xact_lock($1::bigint)", 1, lv, NULL, NULL, &r);
-	PQclear(r);
-	r = NULL;
-	if (rc)
-		goto fail_all;
-	/* lastUpdated grows strictly over the whole store, across nodes: the
-	 * newest version (largest seq) has the largest updated_us */
-	rc = pg_exec(tx.c, "SELECT updated_us FROM version ORDER BY seq DESC LIMIT 1", 0, NULL, NULL, NULL, &r);
-	if (rc)
-		goto fail_all;
-	tx.last_us = PQntuples(r) ? pg_int(r, 0, 0) : 0;
-	PQclear(r);
-	r = NULL;
-
-	for (size_t i = 0; i < n; i++) {
-		if (atomic) {
-			rc = pg_apply(&tx, &ops[i]);
+	if ((rc = pg_cmd(tx->c, "SAVEPOINT job")) != 0) {
+		*fatal = rc;
+		j->rc = rc;
+		return;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		store_op_t *op = &j->ops[i];
+		if (j->atomic) {
+			rc = pg_apply(tx, op);
 			if (rc)
 				break;
 			continue;
 		}
 		/* batch semantics: each op on its own */
-		rc = pg_cmd(tx.c, "SAVEPOINT op");
+		rc = pg_cmd(tx->c, "SAVEPOINT op");
 		if (rc)
 			break;
-		if (pg_apply(&tx, &ops[i])) {
-			int st = ops[i].status;
-			unsigned matches = ops[i].matches;
+		if (pg_apply(tx, op)) {
+			int st = op->status;
+			unsigned matches = op->matches;
 			if (pg_store_failure(st))
 				failed = st;
-			rc = pg_cmd(tx.c, "ROLLBACK TO SAVEPOINT op");
-			pg_op_reset(&ops[i]);
-			ops[i].status = st;
-			ops[i].matches = matches;
+			rc = pg_cmd(tx->c, "ROLLBACK TO SAVEPOINT op");
+			pg_op_reset(op);
+			op->status = st;
+			op->matches = matches;
 			if (rc)
 				break;
 		}
-		rc = pg_cmd(tx.c, "RELEASE SAVEPOINT op");
+		rc = pg_cmd(tx->c, "RELEASE SAVEPOINT op");
 		if (rc || failed)
 			break;
 	}
 	if (rc || failed) {
-		pg_cmd(tx.c, "ROLLBACK");
-		for (size_t i = 0; i < n; i++) {
-			int st = ops[i].status;
-			unsigned matches = ops[i].matches; /* explains a 412 */
-			pg_op_reset(&ops[i]);
-			ops[i].status = st; /* the op that failed says why; the others are untouched */
-			ops[i].matches = matches;
+		int x = pg_cmd(tx->c, "ROLLBACK TO SAVEPOINT job");
+		if (x)
+			*fatal = x; /* ERR_BUSY when the connection is gone */
+		for (size_t i = 0; i < j->n; i++) {
+			int st = j->ops[i].status;
+			unsigned matches = j->ops[i].matches; /* explains a 412 */
+			pg_op_reset(&j->ops[i]);
+			j->ops[i].status = st; /* the op that failed says why; the others are untouched */
+			j->ops[i].matches = matches;
 		}
-		rc = rc ? rc : failed;
-		goto out;
+		if (!j->atomic && !rc && failed)
+			rc = failed;
+	}
+	if (!*fatal) {
+		int x = pg_cmd(tx->c, "RELEASE SAVEPOINT job");
+		if (x)
+			*fatal = x;
+	}
+	j->rc = rc;
+}
+
+/* Every op of a failed batch fails with rc. */
+static void pg_fail_jobs(struct pg_job *batch, int rc)
+{
+	for (struct pg_job *j = batch; j; j = j->next) {
+		for (size_t i = 0; i < j->n; i++) {
+			pg_op_reset(&j->ops[i]);
+			j->ops[i].status = rc;
+		}
+		j->rc = rc;
+	}
+}
+
+/* One write transaction for a batch of jobs (group commit): the lock, each
+ * job under its savepoint, one COMMIT (one WAL flush) for all of them. */
+static void pg_run_batch(struct pg *s, struct pg_job *batch)
+{
+	struct pg_tx tx = { 0 };
+	PGresult *r = NULL;
+	char sql[160];
+	int rc, fatal = 0;
+
+	for (struct pg_job *j = batch; j; j = j->next)
+		for (size_t i = 0; i < j->n; i++)
+			pg_op_reset(&j->ops[i]);
+	rc = pg_conn_get(s, &tx.c);
+	if (rc) {
+		pg_fail_jobs(batch, rc);
+		return;
+	}
+	/* writes are never interrupted (store.h) */
+	rc = pg_set_timeout(tx.c, 0);
+	if (rc)
+		goto fail;
+	/* One round trip: the transaction, the lock, and then (a statement of
+	 * its own, so with a snapshot taken after the lock is held) the newest
+	 * lastUpdated, which the largest seq has: it grows strictly over the
+	 * whole store, across nodes. The lock key is our constant. */
+	snprintf(sql, sizeof sql,
+		 "BEGIN; SELECT pg_advisory_xact_lock(%lld); SELECT updated_us FROM version ORDER BY seq DESC LIMIT 1",
+		 (long long)PG_LOCK_WRITE);
+	r = PQexec(tx.c->c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = pg_fail(tx.c, r, "write lock");
+		goto fail;
+	}
+	tx.last_us = PQntuples(r) ? pg_int(r, 0, 0) : 0;
+	PQclear(r);
+	r = NULL;
+	for (struct pg_job *j = batch; j && !fatal; j = j->next)
+		pg_run_job(&tx, j, &fatal);
+	if (fatal) {
+		rc = fatal;
+		goto fail;
 	}
 	rc = pg_cmd(tx.c, "COMMIT");
-	if (rc) {
-		/* nothing of this transaction is known to be durable */
-		for (size_t i = 0; i < n; i++) {
-			pg_op_reset(&ops[i]);
-			ops[i].status = rc;
-		}
-	}
-	goto out;
-fail_all:
-	for (size_t i = 0; i < n; i++) {
-		pg_op_reset(&ops[i]);
-		ops[i].status = rc;
-	}
-out:
-	PQclear(r);
+	if (rc)
+		goto fail; /* nothing of this transaction is known to be durable */
 	pg_conn_put(s, tx.c);
-	return rc;
+	return;
+fail:
+	PQclear(r);
+	pg_fail_jobs(batch, rc == ERR_BUSY ? ERR_BUSY : ERR_DB);
+	pg_conn_put(s, tx.c); /* rolls back what is open */
+}
+
+/* Group commit without a thread of its own: the first committer to find
+ * no batch running becomes the leader, takes every queued job (up to
+ * write_batch_max operations), runs them in one transaction and wakes
+ * their submitters; then the next waiting submitter leads. Concurrent
+ * writes of a node share one lock acquisition and one WAL flush, as they
+ * share the SQLite writer's. */
+static int pg_commit(void *impl, store_op_t *ops, size_t n, int atomic)
+{
+	struct pg *s = impl;
+	struct pg_job j = { .ops = ops, .n = n, .atomic = atomic };
+
+	if (n == 0)
+		return 0;
+	pthread_cond_init(&j.cond, NULL);
+	pthread_mutex_lock(&s->wlock);
+	if (s->qtail)
+		s->qtail->next = &j;
+	else
+		s->qhead = &j;
+	s->qtail = &j;
+	while (!j.done) {
+		struct pg_job *batch, *last;
+		size_t nops;
+
+		if (s->writing) {
+			pthread_cond_wait(&j.cond, &s->wlock);
+			continue;
+		}
+		/* lead: take whole jobs up to batch_max operations (ours is
+		 * first in the queue or was taken by an earlier leader) */
+		s->writing = 1;
+		batch = last = s->qhead;
+		nops = last->n;
+		while (last->next && nops + last->next->n <= s->batch_max) {
+			last = last->next;
+			nops += last->n;
+		}
+		s->qhead = last->next;
+		if (!s->qhead)
+			s->qtail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&s->wlock);
+
+		pg_run_batch(s, batch);
+
+		pthread_mutex_lock(&s->wlock);
+		for (struct pg_job *x = batch; x;) {
+			struct pg_job *next = x->next;
+			x->done = 1;
+			/* x lives on its submitter's stack; it cannot return before
+			 * we release wlock, so signalling here is safe */
+			if (x != &j)
+				pthread_cond_signal(&x->cond);
+			x = next;
+		}
+		s->writing = 0;
+		if (s->qhead)
+			pthread_cond_signal(&s->qhead->cond); /* the next leader */
+	}
+	pthread_mutex_unlock(&s->wlock);
+	pthread_cond_destroy(&j.cond);
+	return j.rc;
 }
 
 /* ---- open / close ----------------------------------------------------- */
@@ -1034,6 +1132,7 @@ static void pg_close(void *impl)
 	}
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->wlock);
 	free(s);
 }
 
@@ -1094,6 +1193,8 @@ static int pg_open(const store_options *o, void **out)
 		return ERR_NOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_mutex_init(&s->wlock, NULL);
+	s->batch_max = o->write_batch_max ? o->write_batch_max : 256;
 	s->conninfo = strdup(o->path);
 	s->timeout_us = (int64_t)o->statement_timeout_ms * 1000;
 	/* the readers, plus room for writes, auth and audit calls so that
@@ -1133,16 +1234,12 @@ static int pg_open(const store_options *o, void **out)
 	if (o->extract && !pg_index_check_conn(c)) {
 		size_t n = 0;
 		log_info("msg=\"search indexes are missing or were built with another parameter table: rebuilding\"");
-		pg_conn_put(s, c); /* the rebuild takes a connection of its own; the lock is this session's */
+		/* on another connection of the pool: c keeps the migration lock
+		 * (a session lock) until the rebuild is done */
 		rc = pg_reindex(s, o->extract, o->extract_ctx, &n);
-		if (rc) {
-			c = NULL;
-			goto fail;
-		}
-		log_info("msg=\"search indexes rebuilt\" resources=%zu", n);
-		rc = pg_conn_get(s, &c);
 		if (rc)
 			goto fail;
+		log_info("msg=\"search indexes rebuilt\" resources=%zu", n);
 	}
 	rc = pg_exec(c, "SELECT pg_advisory_unlock($1::bigint)", 1, lv, NULL, NULL, &r);
 	PQclear(r);

@@ -325,7 +325,7 @@ int pg_audit_search(void *impl, const store_audit_q *q, store_audit_page *out)
 	rc = pg_conn_get(s, &c);
 	if (rc)
 		goto out;
-	rc = pg_read_timeout(s, c);
+	rc = pgu_no_timeout(c); /* as SQLite's audit reads: the auditor's, not a request's budget */
 	if (!rc)
 		rc = pg_q_exec(c, &x, &r);
 	if (rc)

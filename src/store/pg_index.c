@@ -10,6 +10,7 @@
  */
 #include "pg_int.h"
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "search/params.h"
@@ -27,124 +28,193 @@
 
 enum { IX_TOK, IX_STR, IX_REF, IX_DATE, IX_NUM, IX_URI, IX_COMP, IX_N };
 
-/* "INSERT OR IGNORE" of SQLite: a version's rows may repeat a key (two
+/* All the index rows of a version in ONE statement: each table's values
+ * go as arrays (unnest; an empty array inserts nothing), the version's seq
+ * ($28) and the resource's id ($29, for ix_ref.rid) as scalars, every
+ * table's INSERT a data-modifying WITH clause. One round trip inside the
+ * write lock however many rows and tables. "ON CONFLICT DO NOTHING" is
+ * SQLite's "INSERT OR IGNORE": a version's rows may repeat a key (two
  * names with one family); the key says it once. */
-static const char *const pgx_sql[IX_N] = {
-	[IX_TOK] = "INSERT INTO ix_tok(p, code, seq, sys) VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-	[IX_STR] = "INSERT INTO ix_str(p, norm, seq, exact) VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-	[IX_REF] = "INSERT INTO ix_ref(p, tid, tt, seq, rid) VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-	[IX_DATE] = "INSERT INTO ix_date(p, lo, hi, seq) VALUES($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-	[IX_NUM] = "INSERT INTO ix_num(p, num, sys, code, seq) VALUES($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-	[IX_URI] = "INSERT INTO ix_uri(p, uri, seq) VALUES($1, $2, $3) ON CONFLICT DO NOTHING",
-	[IX_COMP] = "INSERT INTO ix_comp(p, sys, code, seq, sys2, code2, num, lo, hi, str) "
-		    "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+#define PGX_MAXCOL 9
+#define PGX_NARRAYS 27
+static const int pgx_ncol[IX_N] = { 3, 3, 3, 3, 4, 2, 9 }; /* arrays per table, in parameter order */
+static const char pgx_sql[] =
+	"WITH t AS (INSERT INTO ix_tok(p, code, sys, seq) SELECT u.p, u.code, u.sys, $28::bigint FROM "
+	"  unnest($1::bigint[], $2::text[], $3::text[]) AS u(p, code, sys) ON CONFLICT DO NOTHING), "
+	"s AS (INSERT INTO ix_str(p, norm, exact, seq) SELECT u.p, u.norm, u.exact, $28::bigint FROM "
+	"  unnest($4::bigint[], $5::text[], $6::text[]) AS u(p, norm, exact) ON CONFLICT DO NOTHING), "
+	"r AS (INSERT INTO ix_ref(p, tid, tt, seq, rid) SELECT u.p, u.tid, u.tt, $28::bigint, $29::text FROM "
+	"  unnest($7::bigint[], $8::text[], $9::text[]) AS u(p, tid, tt) ON CONFLICT DO NOTHING), "
+	"d AS (INSERT INTO ix_date(p, lo, hi, seq) SELECT u.p, u.lo, u.hi, $28::bigint FROM "
+	"  unnest($10::bigint[], $11::bigint[], $12::bigint[]) AS u(p, lo, hi) ON CONFLICT DO NOTHING), "
+	"n AS (INSERT INTO ix_num(p, num, sys, code, seq) SELECT u.p, u.num, u.sys, u.code, $28::bigint FROM "
+	"  unnest($13::bigint[], $14::float8[], $15::text[], $16::text[]) AS u(p, num, sys, code) "
+	"  ON CONFLICT DO NOTHING), "
+	"i AS (INSERT INTO ix_uri(p, uri, seq) SELECT u.p, u.uri, $28::bigint FROM "
+	"  unnest($17::bigint[], $18::text[]) AS u(p, uri) ON CONFLICT DO NOTHING), "
+	"c AS (INSERT INTO ix_comp(p, sys, code, sys2, code2, num, lo, hi, str, seq) "
+	"  SELECT u.p, u.sys, u.code, u.sys2, u.code2, u.num, u.lo, u.hi, u.str, $28::bigint FROM "
+	"  unnest($19::bigint[], $20::text[], $21::text[], $22::text[], $23::text[], $24::float8[], "
+	"  $25::bigint[], $26::bigint[], $27::text[]) AS u(p, sys, code, sys2, code2, num, lo, hi, str)) "
+	"SELECT 1";
+
+/* A version's rows of one table, as array literals being built. */
+#define PGX_ARR_MAX ((size_t)256 << 20)
+struct pgx_cols {
+	buf_t col[PGX_MAXCOL];
+	size_t nrows;
 };
-static const int pgx_nparams[IX_N] = { 4, 4, 5, 4, 5, 3, 10 };
+
+/* Appends one element to an array literal: NULL, a number, or text in
+ * double quotes with '"' and '\' escaped (array input syntax). */
+static int pgx_el(buf_t *b, const char *text, int quote)
+{
+	int rc = buf_append_char(b, b->len > 0 ? ',' : '{');
+	if (rc)
+		return rc;
+	if (!text)
+		return buf_append_str(b, "NULL");
+	if (!quote)
+		return buf_append_str(b, text);
+	rc = buf_append_char(b, '"');
+	for (const char *p = text; !rc && *p; p++) {
+		if (*p == '"' || *p == '\\')
+			rc = buf_append_char(b, '\\');
+		if (!rc)
+			rc = buf_append_char(b, *p);
+	}
+	return rc ? rc : buf_append_char(b, '"');
+}
+
+static int pgx_int(buf_t *b, int64_t v)
+{
+	char n[24];
+	snprintf(n, sizeof n, "%" PRId64, v);
+	return pgx_el(b, n, 0);
+}
+
+static int pgx_real(buf_t *b, double v)
+{
+	char n[40];
+	snprintf(n, sizeof n, "%.17g", v); /* round-trips a double exactly */
+	return pgx_el(b, n, 0);
+}
 
 static const char *pgx_s(const char *v)
 {
 	return v ? v : "";
 }
 
-static int pgx_row(struct pg_conn *c, int64_t seq, const char *id, const search_row *r)
+/* Adds row r to its table's arrays. */
+static int pgx_add(struct pgx_cols *t, const search_row *r)
 {
-	char p[24], sseq[24], a[32], b[32], d[40];
-	const char *v[10] = { p };
-	PGresult *res = NULL;
-	int t, rc;
+	struct pgx_cols *x;
+	int rc;
 
-	snprintf(sseq, sizeof sseq, "%" PRId64, seq);
 	switch (r->kind) {
 	case SEARCH_ROW_TOKEN:
 	case SEARCH_ROW_OF_TYPE:
 	case SEARCH_ROW_REF_IDENT:
-		t = IX_TOK;
-		snprintf(p, sizeof p, "%" PRId64,
-			 r->kind == SEARCH_ROW_TOKEN	 ? (int64_t)r->p
-			 : r->kind == SEARCH_ROW_OF_TYPE ? PG_P_OFTYPE(r->p)
-							 : PG_P_REFID(r->p));
-		v[1] = pgx_s(r->code);
-		v[2] = sseq;
-		v[3] = pgx_s(r->sys);
+		x = &t[IX_TOK];
+		rc = pgx_int(&x->col[0], r->kind == SEARCH_ROW_TOKEN	   ? (int64_t)r->p
+					 : r->kind == SEARCH_ROW_OF_TYPE ? PG_P_OFTYPE(r->p)
+									 : PG_P_REFID(r->p));
+		rc = rc ? rc : pgx_el(&x->col[1], pgx_s(r->code), 1);
+		rc = rc ? rc : pgx_el(&x->col[2], pgx_s(r->sys), 1);
 		break;
 	case SEARCH_ROW_STRING:
 	case SEARCH_ROW_TOKEN_TEXT:
-		t = IX_STR;
-		snprintf(p, sizeof p, "%" PRId64, r->kind == SEARCH_ROW_STRING ? (int64_t)r->p : PG_P_TEXT(r->p));
-		v[1] = pgx_s(r->str);
-		v[2] = sseq;
-		v[3] = pgx_s(r->str2 ? r->str2 : r->str);
+		x = &t[IX_STR];
+		rc = pgx_int(&x->col[0], r->kind == SEARCH_ROW_STRING ? (int64_t)r->p : PG_P_TEXT(r->p));
+		rc = rc ? rc : pgx_el(&x->col[1], pgx_s(r->str), 1);
+		rc = rc ? rc : pgx_el(&x->col[2], pgx_s(r->str2 ? r->str2 : r->str), 1);
 		break;
 	case SEARCH_ROW_REFERENCE:
-		t = IX_REF;
-		snprintf(p, sizeof p, "%" PRIu32, r->p);
-		v[1] = pgx_s(r->code);
-		v[2] = pgx_s(r->sys);
-		v[3] = sseq;
-		v[4] = pgx_s(id);
+		x = &t[IX_REF];
+		rc = pgx_int(&x->col[0], r->p);
+		rc = rc ? rc : pgx_el(&x->col[1], pgx_s(r->code), 1);
+		rc = rc ? rc : pgx_el(&x->col[2], pgx_s(r->sys), 1);
 		break;
 	case SEARCH_ROW_DATE:
-		t = IX_DATE;
-		snprintf(p, sizeof p, "%" PRIu32, r->p);
-		snprintf(a, sizeof a, "%" PRId64, r->lo);
-		snprintf(b, sizeof b, "%" PRId64, r->hi);
-		v[1] = a;
-		v[2] = b;
-		v[3] = sseq;
+		x = &t[IX_DATE];
+		rc = pgx_int(&x->col[0], r->p);
+		rc = rc ? rc : pgx_int(&x->col[1], r->lo);
+		rc = rc ? rc : pgx_int(&x->col[2], r->hi);
 		break;
 	case SEARCH_ROW_NUMBER:
 	case SEARCH_ROW_QUANTITY:
-		t = IX_NUM;
-		snprintf(p, sizeof p, "%" PRIu32, r->p);
-		snprintf(d, sizeof d, "%.17g", r->num); /* round-trips a double exactly */
-		v[1] = d;
-		v[2] = pgx_s(r->sys);
-		v[3] = pgx_s(r->code);
-		v[4] = sseq;
+		x = &t[IX_NUM];
+		rc = pgx_int(&x->col[0], r->p);
+		rc = rc ? rc : pgx_real(&x->col[1], r->num);
+		rc = rc ? rc : pgx_el(&x->col[2], pgx_s(r->sys), 1);
+		rc = rc ? rc : pgx_el(&x->col[3], pgx_s(r->code), 1);
 		break;
 	case SEARCH_ROW_URI:
-		t = IX_URI;
-		snprintf(p, sizeof p, "%" PRIu32, r->p);
-		v[1] = pgx_s(r->str);
-		v[2] = sseq;
+		x = &t[IX_URI];
+		rc = pgx_int(&x->col[0], r->p);
+		rc = rc ? rc : pgx_el(&x->col[1], pgx_s(r->str), 1);
 		break;
 	case SEARCH_ROW_COMPOSITE:
-		t = IX_COMP;
-		snprintf(p, sizeof p, "%" PRIu32, r->p);
-		v[1] = pgx_s(r->sys);
-		v[2] = pgx_s(r->code);
-		v[3] = sseq;
+		x = &t[IX_COMP];
+		rc = pgx_int(&x->col[0], r->p);
+		rc = rc ? rc : pgx_el(&x->col[1], pgx_s(r->sys), 1);
+		rc = rc ? rc : pgx_el(&x->col[2], pgx_s(r->code), 1);
 		/* the second component: whichever parts the extractor filled */
-		v[4] = r->sys2 ? r->sys2 : r->sys3;
-		v[5] = r->code2 ? r->code2 : r->code3;
-		if (r->sys3 || r->code3) {
-			snprintf(d, sizeof d, "%.17g", r->num);
-			v[6] = d;
+		rc = rc ? rc : pgx_el(&x->col[3], r->sys2 ? r->sys2 : r->sys3, 1);
+		rc = rc ? rc : pgx_el(&x->col[4], r->code2 ? r->code2 : r->code3, 1);
+		if (!rc)
+			rc = r->sys3 || r->code3 ? pgx_real(&x->col[5], r->num) : pgx_el(&x->col[5], NULL, 0);
+		if (!rc && (r->lo || r->hi)) {
+			rc = pgx_int(&x->col[6], r->lo);
+			rc = rc ? rc : pgx_int(&x->col[7], r->hi);
+		} else if (!rc) {
+			rc = pgx_el(&x->col[6], NULL, 0);
+			rc = rc ? rc : pgx_el(&x->col[7], NULL, 0);
 		}
-		if (r->lo || r->hi) {
-			snprintf(a, sizeof a, "%" PRId64, r->lo);
-			snprintf(b, sizeof b, "%" PRId64, r->hi);
-			v[7] = a;
-			v[8] = b;
-		}
-		v[9] = r->str;
+		rc = rc ? rc : pgx_el(&x->col[8], r->str, 1);
 		break;
 	default:
 		return 0;
 	}
-	rc = pg_exec(c, pgx_sql[t], pgx_nparams[t], v, NULL, NULL, &res);
-	PQclear(res);
+	if (!rc)
+		x->nrows++;
 	return rc;
 }
 
 int pg_index_write(struct pg_conn *c, int64_t seq, const char *id, const search_row *rows, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		int rc = pgx_row(c, seq, id, &rows[i]);
-		if (rc)
-			return rc;
+	struct pgx_cols t[IX_N];
+	const char *v[PGX_NARRAYS + 2];
+	char sseq[24];
+	PGresult *res = NULL;
+	int rc = 0, nv = 0;
+
+	if (n == 0)
+		return 0;
+	for (int k = 0; k < IX_N; k++) {
+		t[k].nrows = 0;
+		for (int j = 0; j < PGX_MAXCOL; j++)
+			buf_init(&t[k].col[j], PGX_ARR_MAX);
 	}
-	return 0;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = pgx_add(t, &rows[i]);
+	for (int k = 0; k < IX_N && !rc; k++)
+		for (int j = 0; j < pgx_ncol[k] && !rc; j++) {
+			buf_t *b = &t[k].col[j];
+			rc = b->len ? buf_append_char(b, '}') : buf_append_str(b, "{}");
+			v[nv++] = b->data; /* NUL-terminated (buf.h) */
+		}
+	if (!rc) {
+		snprintf(sseq, sizeof sseq, "%" PRId64, seq);
+		v[nv++] = sseq;
+		v[nv++] = pgx_s(id);
+		rc = pg_exec(c, pgx_sql, nv, v, NULL, NULL, &res);
+		PQclear(res);
+	}
+	for (int k = 0; k < IX_N; k++)
+		for (int j = 0; j < PGX_MAXCOL; j++)
+			buf_fini(&t[k].col[j]);
+	return rc;
 }
 
 /* The compartment parameters of type as an array parameter ("{1,2}"):

@@ -50,6 +50,17 @@ struct pg_conn {
 	struct pg_conn *next_free;
 };
 
+/* A store_commit() waiting for its batch (pg.c: group commit). */
+struct pg_job {
+	store_op_t *ops;
+	size_t n;
+	int atomic;
+	int rc;
+	int done;
+	pthread_cond_t cond;        /* the submitter sleeps on its own condition: no herd */
+	struct pg_job *next;
+};
+
 struct pg {
 	char *conninfo;             /* the --db URL or keyword string, as given */
 	int64_t timeout_us;         /* statement time limit of reads (store.h); 0: none */
@@ -59,6 +70,12 @@ struct pg {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int schema_version;
+	/* group commit (pg.c): queued jobs, and whether a leader is running a
+	 * batch; wlock guards them */
+	pthread_mutex_t wlock;
+	struct pg_job *qhead, *qtail;
+	int writing;
+	unsigned batch_max;         /* write_batch_max operations per transaction */
 };
 
 /* A connection from the pool (waits while all are in use); reconnects a

@@ -1,6 +1,6 @@
 /*
- * store.h - the storage interface. Every backend (sqlite.c now, postgres.c
- * later) implements the vtable below; nothing outside src/store/ speaks SQL.
+ * store.h - the storage interface. Every backend (sqlite.c, pg.c)
+ * implements the vtable below; nothing outside src/store/ speaks SQL.
  *
  * Model: a resource is identified by (type, id) and has versions 1, 2, ...
  * Each version is an immutable row: the JSON bytes as served (with id and
@@ -414,7 +414,8 @@ typedef int (*store_audit_walk_fn)(void *ctx, const store_audit_rec *r);
 int store_audit_walk(store_t *s, store_audit_head *head, store_audit_walk_fn fn, void *ctx);
 
 typedef struct store_options {
-	const char *path;         /* SQLite file */
+	const char *path;         /* SQLite file (or sqlite:PATH), or a postgresql:// or
+				     postgres:// URL (docs/postgresql.md) */
 	/* Used at open when the indexes were built with another parameter
 	 * table (or never): they are rebuilt before the store is used. NULL:
 	 * no check (tools that do not search). */

@@ -13,7 +13,10 @@ fhird processes share one database and nothing else:
 - the database dropping every connection (as in a restart) makes requests in
   that window fail with 503 and never crashes a node; it then serves again.
 """
-import json
+import os
+import shutil
+import sys
+import tempfile
 import threading
 import unittest
 
@@ -172,6 +175,74 @@ class TestConnectionsDropped(unittest.TestCase):
             self.assertEqual(w.status, 200, w.body)
             self.assertEqual(version_of(w), 2)
             self.assertIsNone(s.proc.poll(), "fhird exited")
+            self.assertEqual(s.stop(), 0)
+
+
+
+@PG_ONLY
+class TestSimultaneousStart(unittest.TestCase):
+    """Three nodes started at once on an empty database: the migration runs
+    once under its advisory lock, every node starts and serves, and they see
+    each other's writes."""
+
+    def test_three_nodes_start_together(self):
+        url = fhirtest.pg_new_db()
+        dirs = [tempfile.mkdtemp(prefix="fhird-it-") for _ in range(3)]
+        for d in dirs:
+            with open(os.path.join(d, "fhird.db.pg-url"), "w") as f:
+                f.write(url)  # fhirtest.db_for_dir: every node on this database
+        servers = in_threads(3, lambda i: Server(workdir=dirs[i]))
+        try:
+            for i, s in enumerate(servers):
+                r = s.request("PUT", "Patient/n%d" % i, patient("n%d" % i, "Node"))
+                self.assertEqual(r.status, 201, r.body)
+            for s in servers:
+                for i in range(3):
+                    self.assertEqual(s.request("GET", "Patient/n%d" % i).status, 200)
+            migrated = sum(s.stderr().count('msg="database migrated"') for s in servers)
+            self.assertEqual(migrated, 1, [s.stderr() for s in servers])
+            v = fhirtest.pg_sql(url, "SELECT value FROM meta WHERE key = 'schema_version'").stdout.strip()
+            self.assertEqual(v, "4")
+        finally:
+            rcs = [s.stop() for s in servers]
+            for d in dirs:
+                shutil.rmtree(d, ignore_errors=True)
+            fhirtest.pg_drop_db(url)
+        self.assertEqual(rcs, [0, 0, 0])
+
+
+@PG_ONLY
+class TestDatabaseRestart(unittest.TestCase):
+    """The database restarts under a running node: while it is down,
+    requests get 503 (ERR_BUSY) and the node stays up; once it is back, the
+    node serves reads and writes again without being restarted."""
+
+    def test_restart(self):
+        d = os.environ.get("FHIRD_TEST_PG_DIR")
+        if not d:
+            self.skipTest("the cluster's directory is not known (FHIRD_TEST_PG_DIR, set by tests/run.py --pg)")
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+        import pgcluster
+        cluster = pgcluster.Cluster.attach(d, fhirtest.PG)
+        with Server() as s:
+            self.assertEqual(s.request("PUT", "Patient/rs", patient("rs", "Before")).status, 201)
+            cluster.halt()
+            try:
+                for path, body in (("Patient/rs", None), ("Patient/rs/_history", None)):
+                    r = s.request("GET", path, fresh=True)
+                    self.assertEqual(r.status, 503, r.body)
+                    self.assertEqual(r.json["resourceType"], "OperationOutcome")
+                r = s.request("PUT", "Patient/rs", patient("rs", "During"), fresh=True)
+                self.assertEqual(r.status, 503, r.body)
+                self.assertIsNone(s.proc.poll(), "fhird exited while the database was down")
+            finally:
+                cluster.resume()
+            r = s.request("GET", "Patient/rs", fresh=True)
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.json["name"][0]["family"], "Before")  # the failed PUT wrote nothing
+            w = s.request("PUT", "Patient/rs", patient("rs", "After"), fresh=True)
+            self.assertEqual(w.status, 200, w.body)
+            self.assertEqual(version_of(w), 2)
             self.assertEqual(s.stop(), 0)
 
 

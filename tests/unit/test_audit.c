@@ -26,10 +26,24 @@
 
 #include <cmocka.h>
 
+#ifdef FHIRD_TEST_PG_BACKEND
+/* test_audit_pg.c: the same tests on PostgreSQL, tampering through a libpq
+ * connection of its own (as someone with a database login would) */
+#include "pgtest.h"
+#define UNLOCK "DROP TRIGGER audit_event_no_update ON audit_event; DROP TRIGGER audit_event_no_delete ON audit_event;"
+#define RANDOM32 "decode(md5(random()::text) || md5(random()::text), 'hex')"
+#define HEXBLOB(x) "'\\x" x "'::bytea"
+#else
+#define UNLOCK "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete;"
+#define RANDOM32 "randomblob(32)"
+#define HEXBLOB(x) "X'" x "'"
+#endif
+
 struct fixture {
 	char dir[64];
-	char path[96];
+	char path[256];
 	char apath[96]; /* the audit trail's own file, next to path */
+	char schema[64];
 	store_t *s;
 };
 
@@ -37,10 +51,14 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
 	store_options o = { 0 };
+#ifdef FHIRD_TEST_PG_BACKEND
+	assert_int_equal(pgtest_new(f->schema, sizeof f->schema, f->path, sizeof f->path), 0);
+#else
 	snprintf(f->dir, sizeof f->dir, "/tmp/fhird-audit-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
 	snprintf(f->apath, sizeof f->apath, "%s/t-audit.db", f->dir);
+#endif
 	o.path = f->path;
 	o.readers = 2;
 	assert_int_equal(store_open(&o, &f->s), 0);
@@ -51,11 +69,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[160];
 	store_close(f->s);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
+#ifdef FHIRD_TEST_PG_BACKEND
+	pgtest_drop(f->schema);
+#else
+	{
+		char cmd[160];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+#endif
 	free(f);
 	return 0;
 }
@@ -96,24 +120,43 @@ static void append_n(store_t *s, int n)
 	}
 }
 
-/* Runs SQL on the file through a connection of its own (not fhird's). */
+/* Runs SQL on the database through a connection of its own (not
+ * fhird's); 0 when it ran, -1 when the database refused it. */
+static int tamper_try(struct fixture *f, const char *sql)
+{
+#ifdef FHIRD_TEST_PG_BACKEND
+	PGconn *c = PQconnectdb(f->path);
+	PGresult *r;
+	int ok;
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQsetNoticeProcessor(c, pgtest_quiet, NULL);
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+#else
+	sqlite3 *db = NULL;
+	int rc;
+	assert_int_equal(sqlite3_open(f->apath, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	rc = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	sqlite3_close(db);
+	return rc;
+#endif
+}
+
 static void tamper(struct fixture *f, const char *fmt, ...)
 {
-	sqlite3 *db = NULL;
-	char sql[8192], *err = NULL;
+	char sql[8192];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(sql, sizeof sql, fmt, ap);
 	va_end(ap);
-	assert_int_equal(sqlite3_open(f->apath, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("tamper SQL failed: %s: %s", sql, err ? err : "?");
-	sqlite3_close(db);
+	if (tamper_try(f, sql))
+		fail_msg("tamper SQL failed: %s", sql);
 }
-
-#define UNLOCK "DROP TRIGGER audit_event_no_update; DROP TRIGGER audit_event_no_delete;"
 
 static void test_append_verify_ok(void **state)
 {
@@ -156,15 +199,10 @@ static void test_append_verify_ok(void **state)
 static void test_append_only_triggers(void **state)
 {
 	struct fixture *f = *state;
-	sqlite3 *db = NULL;
 
 	append_n(f->s, 3);
-	assert_int_equal(sqlite3_open(f->apath, &db), SQLITE_OK);
-	sqlite3_busy_timeout(db, 5000);
-	assert_int_not_equal(sqlite3_exec(db, "UPDATE audit_event SET patient = 'x' WHERE seq = 2", NULL, NULL, NULL),
-			     SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM audit_event WHERE seq = 2", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_not_equal(tamper_try(f, "UPDATE audit_event SET patient = 'x' WHERE seq = 2"), 0);
+	assert_int_not_equal(tamper_try(f, "DELETE FROM audit_event WHERE seq = 2"), 0);
 }
 
 static void test_altered_record(void **state)
@@ -234,7 +272,7 @@ static void test_inserted_forged(void **state)
 	tamper(f, UNLOCK "UPDATE audit_event SET seq = -seq WHERE seq > 3; UPDATE audit_event SET seq = -seq + 1 "
 		      "WHERE seq < 0; INSERT INTO audit_event SELECT 4, recorded_us, kind, status, 0, action, subtype, "
 		      "outcome_desc, 'evil', subject, fhir_user, patient, entity_type, entity_id, address, observer, "
-		      "issuer, query, hash, randomblob(32) FROM audit_event WHERE seq = 3");
+		      "issuer, query, hash, " RANDOM32 " FROM audit_event WHERE seq = 3");
 	assert_int_equal(audit_verify(f->s, 0, NULL, &r), ERR_INVALID);
 	assert_int_equal(r.bad_seq, 4);
 }
@@ -263,7 +301,7 @@ static void test_inserted_valid_hash(void **state)
 	tamper(f,
 	       UNLOCK "UPDATE audit_event SET seq = -seq WHERE seq > 3; UPDATE audit_event SET seq = -seq + 1 WHERE seq < 0; "
 		      "INSERT INTO audit_event VALUES(4, %lld, %d, %d, %d, '%s', '%s', '%s', '%s', '%s', '%s', '%s', '%s', "
-		      "'%s', '%s', '%s', '%s', NULL, X'%s', X'%s')",
+		      "'%s', '%s', '%s', '%s', NULL, " HEXBLOB("%s") ", " HEXBLOB("%s") ")",
 	       (long long)forged.recorded_us, forged.kind, forged.status, forged.outcome, forged.action, forged.subtype,
 	       forged.outcome_desc, forged.client_id, forged.subject, forged.fhir_user, forged.patient, forged.entity_type,
 	       forged.entity_id, forged.address, forged.observer, forged.issuer, phex, hex);
@@ -505,6 +543,12 @@ static void test_outcome_of(void **state)
 
 int main(void)
 {
+#ifdef FHIRD_TEST_PG_BACKEND
+	if (!pgtest_available()) {
+		printf("# SKIP no PostgreSQL cluster (FHIRD_TEST_PG; tests/run.py --pg)\n");
+		return 0;
+	}
+#endif
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_append_verify_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_only_triggers, setup, teardown),
