@@ -2,12 +2,14 @@
  * sqlite_int.h - what the SQLite backend's files share (internal to
  * src/store/): the backend state, the reader pool and row decoding.
  * sqlite.c owns connections, the writer thread and migrations;
- * sqlite_search.c compiles search plans to SQL; sqlite_index.c writes and
- * rebuilds the search index tables.
+ * sqlite_search.c runs search plans (SQL from the shared compiler,
+ * sql_search.h); sqlite_index.c writes and rebuilds the search index
+ * tables.
  */
 #ifndef FHIRD_STORE_SQLITE_INT_H
 #define FHIRD_STORE_SQLITE_INT_H
 
+#include "sql_search.h"
 #include "store.h"
 
 #include <pthread.h>
@@ -168,10 +170,10 @@ int sq_search_ids(sqlite3 *db, const search_query *q, const char *comp_id, char 
 int sq_referrers(void *impl, const uint32_t *params, size_t np, const char *type, const char *id, size_t max,
 		 store_version_t **items, size_t *n);
 
-/* Index-row parameter ids of the derived row kinds (extract.h): text of
- * tokens lives in ix_str, of-type and reference identifiers in ix_tok. */
-#define SQ_P_TEXT(p) ((int64_t)(p) + 0x1000000)
-#define SQ_P_OFTYPE(p) ((int64_t)(p) + 0x2000000)
-#define SQ_P_REFID(p) ((int64_t)(p) + 0x3000000)
+/* Index-row parameter ids of the derived row kinds: the shared ones of
+ * sql_search.h, by their older names. */
+#define SQ_P_TEXT(p) SQS_P_TEXT(p)
+#define SQ_P_OFTYPE(p) SQS_P_OFTYPE(p)
+#define SQ_P_REFID(p) SQS_P_REFID(p)
 
 #endif
