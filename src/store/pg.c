@@ -195,8 +195,9 @@ static int pg_conn_open(struct pg *s, struct pg_conn *c)
 		return ERR_BUSY;
 	}
 	PQsetNoticeProcessor(c->c, pg_notice_quiet, NULL);
-	/* durability of a 2xx does not depend on the server's default */
-	r = PQexec(c->c, "SET synchronous_commit = on; SET bytea_output = hex");
+	/* durability of a 2xx does not depend on the server's default;
+	 * statements are planned for their values (pg_search.c says why) */
+	r = PQexec(c->c, "SET synchronous_commit = on; SET bytea_output = hex; SET plan_cache_mode = force_custom_plan");
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
 		PQclear(r);
 		log_warn("msg=\"cannot configure the database session\"");

@@ -139,23 +139,14 @@ static int pgs_key_read(const PGresult *r, int row, int col, store_key *k)
 	return 0;
 }
 
-/* Searches are planned for their values, every time. A search's
+/* Searches are planned for their values, every time (the session is set
+ * up with plan_cache_mode = force_custom_plan in pg.c). A search's
  * selectivity depends on them (patient=X matches 10 rows, category=Y
  * 20,000), and PostgreSQL's generic plan of a prepared statement, which it
  * switches to after five executions when its estimate looks no worse,
  * guesses "a few rows" for every "p = $1 AND code = $2": it then drives
  * Observation?patient=X&category=Y from the category and takes half a
- * second instead of a millisecond (measured on 40,000 Observations). The
- * setting is per session; set here on each search because the session
- * setup is pg.c's (SET ... there would save this round trip). */
-static int pgs_custom_plans(struct pg_conn *c)
-{
-	PGresult *r = NULL;
-	int rc = pg_exec(c, "SELECT set_config('plan_cache_mode', 'force_custom_plan', false)", 0, NULL, NULL, NULL,
-			 &r);
-	PQclear(r);
-	return rc;
-}
+ * second instead of a millisecond (measured on 40,000 Observations). */
 
 /* The driver PostgreSQL gets: none (the planner orders the semi-joins),
  * except the compartment, which is what a compartment search is written
@@ -179,9 +170,6 @@ static int pgs_run(struct pg_conn *c, const store_search_q *sq, store_search_pag
 	out->total = -1;
 	if (why && whylen)
 		why[0] = '\0';
-	if ((rc = pgs_custom_plans(c)) != 0)
-		goto out;
-
 	if (sq->want_total) {
 		sqs_count(&x, sq, drv);
 		if ((rc = pgs_exec(c, &x, "search count", &r)) != 0)
@@ -290,9 +278,7 @@ int pg_search_ids(struct pg_conn *c, const search_query *q, const char *comp_id,
 	sqs_from_where(&x, &sq, pgs_driver(&sq), 1);
 	sqs_add(&x, " ORDER BY c0.type, c0.id LIMIT ");
 	sqs_int(&x, (int64_t)max);
-	rc = pgs_custom_plans(c);
-	if (!rc)
-		rc = pgs_exec(c, &x, "match", &r);
+	rc = pgs_exec(c, &x, "match", &r);
 	if (rc)
 		goto out;
 	for (int i = 0; i < PQntuples(r) && *n < max; i++) {
