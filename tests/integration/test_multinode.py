@@ -7,6 +7,8 @@ links name one server). Every check makes the state on one node and uses it
 on the other:
 - a Backend Services token issued by A is accepted by B; revoked on A, it is
   refused by B on the very next request (RFC 7009 2.2: invalid at once);
+- a Backend Services client assertion used at A's token endpoint is
+  refused when replayed at B's (its jti is remembered in the database);
 - a searchset `next` link and a history `next` link made by A are followed on
   B with the same result as on A (the cursor MAC key is shared);
 - concurrent updates of one resource spread over both nodes: with If-Match
@@ -109,6 +111,27 @@ class TestTokensAcrossNodes(TwoNodes):
         r = self.on(self.node_b, "GET", "Patient/mn1", t)
         self.assertEqual(r.status, 401, r)
         self.assertEqual(self.on(self.server, "GET", "Patient/mn1", t).status, 401)
+
+
+class TestAssertionReplayAcrossNodes(TwoNodes):
+
+    def test_assertion_replayed_on_other_node_refused(self):
+        """SMART Backend Services (client-confidential-asymmetric): the
+        server must refuse a client assertion whose jti it has seen before;
+        seen by node A means seen by node B (the issue: "a Backend Services
+        jti replayed against another node is still refused")."""
+        from smartutil import client_assertion, ASSERTION_TYPE
+        a = client_assertion(self.keys["svc"], "svc", self.token_url())
+        form = [("grant_type", "client_credentials"), ("scope", "system/*.cruds"),
+                ("client_assertion_type", ASSERTION_TYPE), ("client_assertion", a)]
+        h = {"Content-Type": "application/x-www-form-urlencoded"}
+        body = urllib.parse.urlencode(form).encode()
+        r = http_req(self.server, "POST", "/auth/token", body, h)
+        self.assertEqual(r.status, 200, r)
+        r = http_req(self.node_b, "POST", "/auth/token", body, h)
+        self.assertIn(r.status, (400, 401), r)
+        self.assertIn(r.json.get("error"), ("invalid_client", "invalid_grant"), r)
+        self.assertNotIn("access_token", r.json)
 
 
 class TestCursorsAcrossNodes(TwoNodes):
