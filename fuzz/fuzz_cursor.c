@@ -19,7 +19,8 @@
  *
  * Checked: every response has a status and a JSON body; a cursor is
  * answered 200 or 400, never 5xx (a forged position is a client error);
- * a 200 is a Bundle. At start the harness checks its MAC computation
+ * a 200 is a Bundle; a validly MAC'd search cursor whose issue time is
+ * past cursor_ttl_s or in the future is refused (400). At start the harness checks its MAC computation
  * against a cursor the server made, so the MAC'd mode cannot silently
  * drift from the server's format.
  *
@@ -37,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static fz_app fz;
 
@@ -135,8 +137,9 @@ static char *fz_token(int history, const char *payload)
 }
 
 /* Runs one request; checks the response; returns the parsed body (new
- * reference) when want_body, else NULL. */
-static json_t *fz_get(const char *target, const char *cursor, int want_body)
+ * reference) when want_body, else NULL; *status (optional) gets the
+ * status. */
+static json_t *fz_get(const char *target, const char *cursor, int want_body, int *status)
 {
 	arena_t a;
 	http_response resp;
@@ -158,6 +161,8 @@ static json_t *fz_get(const char *target, const char *cursor, int want_body)
 		abort();
 	free(resp.body);
 	arena_fini(&a);
+	if (status)
+		*status = resp.status;
 	if (!want_body) {
 		json_decref(body);
 		body = NULL;
@@ -198,7 +203,7 @@ static void fz_check_and_seed(const char *dir)
 {
 	for (int h = 0; h < 2; h++) {
 		for (unsigned qi = 0; qi < 8; qi++) {
-			json_t *b = fz_get(h ? hist_q[qi] : search_q[qi], NULL, 1);
+			json_t *b = fz_get(h ? hist_q[qi] : search_q[qi], NULL, 1, NULL);
 			char *c = fz_link_cursor(b, "next"), *dot, hex[33], name[64];
 			if (!c) {
 				fprintf(stderr, "fuzz_cursor: no next link for %s\n", h ? hist_q[qi] : search_q[qi]);
@@ -239,6 +244,29 @@ static void fz_check_and_seed(const char *dir)
 	}
 }
 
+/* 1 when payload is a search cursor payload whose issue time "t" is
+ * clearly (5 s of slack either way, so the clock moving on during the
+ * request cannot matter) older than cursor_ttl_s or more than 60 s in the
+ * future: search.c must refuse such a cursor, whatever else it holds. */
+static int fz_expired(const char *payload)
+{
+	json_t *o = json_loads(payload, 0, NULL), *t = json_object_get(o, "t");
+	json_int_t now = (json_int_t)time(NULL), v;
+	int expired = 0;
+
+	if (json_is_integer(t)) {
+		v = json_integer_value(t);
+		expired = v < now - (json_int_t)fz.cfg.cursor_ttl_s - 5 || v > now + 65;
+	}
+	json_decref(o);
+	return expired;
+}
+
+static void fz_stop(void)
+{
+	fz_app_close(&fz);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	fz_app_open(&fz, 0);
@@ -261,12 +289,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		json_decref(r);
 	}
 	fz_check_and_seed(getenv("FZ_CURSOR_SEEDS"));
+	atexit(fz_stop);
 	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	int history, mac;
+	int history, mac, status;
 	unsigned qi;
 	char *s, *token;
 
@@ -279,7 +308,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!s)
 		return 0;
 	token = mac ? fz_token(history, s) : s;
-	fz_get(history ? hist_q[qi] : search_q[qi], token, 0);
+	fz_get(history ? hist_q[qi] : search_q[qi], token, 0, &status);
+	if (mac && !history && status != 400 && fz_expired(s))
+		abort(); /* an expired or future cursor was honoured */
 	if (token != s)
 		free(token);
 	free(s);
