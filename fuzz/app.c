@@ -11,11 +11,14 @@
 #include "search/extract.h"
 #include "search/reindex.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,6 +49,51 @@ static void fz_set(config_t *c, const char *key, const char *value)
 		fz_die(err);
 }
 
+/* Removes dir and the files in it (the databases and their WAL/SHM
+ * files: the directory is ours alone). */
+static void fz_rmdir(const char *dir)
+{
+	char path[340];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/* libFuzzer ends a run with _Exit (no atexit handlers), so directories
+ * of finished runs stay behind: each names its process
+ * (fhird-fuzz-<pid>-...), and one whose process is gone is removed. */
+static void fz_sweep(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+	char path[340];
+
+	while (d && (e = readdir(d)) != NULL) {
+		long pid;
+		char *end;
+		if (strncmp(e->d_name, "fhird-fuzz-", 11) != 0)
+			continue;
+		pid = strtol(e->d_name + 11, &end, 10);
+		if (end == e->d_name + 11 || *end != '-' || pid <= 0)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* alive (or not ours to ask about) */
+		snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+		fz_rmdir(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 void fz_app_open(fz_app *a, int smart)
 {
 	static int extract_ready;
@@ -54,7 +102,8 @@ void fz_app_open(fz_app *a, int smart)
 	char err[256];
 
 	memset(a, 0, sizeof *a);
-	snprintf(a->dir, sizeof a->dir, "%s/fhird-fuzz-XXXXXX", shm);
+	fz_sweep(shm);
+	snprintf(a->dir, sizeof a->dir, "%s/fhird-fuzz-%ld-XXXXXX", shm, (long)getpid());
 	if (!mkdtemp(a->dir))
 		fz_die("mkdtemp");
 	snprintf(a->db, sizeof a->db, "%s/fz.db", a->dir);
@@ -101,22 +150,13 @@ void fz_app_open(fz_app *a, int smart)
 
 void fz_app_close(fz_app *a)
 {
-	char path[128];
-
 	oauth_free(a->oauth);
 	auth_free(a->auth);
 	auth_tokens_free(a->tokens);
 	store_close(a->store);
 	free(a->fhir.capability);
 	config_fini(&a->cfg);
-	/* the database and its WAL/SHM files; nothing else lives there */
-	static const char *const files[] = { "fz.db", "fz.db-wal", "fz.db-shm", "fz.db-journal",
-					     "fhird-audit.db", "fhird-audit.db-wal", "fhird-audit.db-shm" };
-	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-		snprintf(path, sizeof path, "%s/%s", a->dir, files[i]);
-		unlink(path);
-	}
-	rmdir(a->dir);
+	fz_rmdir(a->dir);
 	memset(a, 0, sizeof *a);
 }
 
