@@ -8,6 +8,7 @@
 #   make browser-deps  npm ci in tests/browser (fhirclient, puppeteer-core) when missing or the lock changed
 #   make asan       the whole suite under ASan + UBSan
 #   make fuzz       build the libFuzzer targets in fuzz/
+#   make fuzz-smoke build them and run each for 15 s on its corpus (CI)
 #   make bench      wrk benchmarks against the real server (and nginx)
 
 PKGS      := libmicrohttpd jansson sqlite3 libpq gnutls nettle librhonabwy libargon2
@@ -37,7 +38,7 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run check test asan fuzz bench clean unit-bins gen browser-deps
+.PHONY: all deps run check test asan fuzz fuzz-smoke bench clean unit-bins gen browser-deps
 
 # The browser test's npm packages (tests/browser/package-lock.json), installed
 # into tests/browser/node_modules when it is missing or the lock changed.
@@ -63,7 +64,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libfhird.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libfhird.a $(LIBS) -lcmocka
 
-unit-bins: $(UNIT_BIN)
+# Each libFuzzer target (fuzz/fuzz_<name>.c) as a unit test that replays
+# fuzz/regressions/<name>/ and fuzz/corpus/<name>/ (fuzz/replay.c).
+FUZZ_REPLAY := $(patsubst fuzz/fuzz_%.c,$(BUILD)/tests/test_fuzz_%,$(wildcard fuzz/fuzz_*.c))
+
+$(BUILD)/tests/test_fuzz_%: fuzz/fuzz_%.c fuzz/replay.c fuzz/app.c fuzz/app.h $(BUILD)/libfhird.a
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -MMD -MP,$(CFLAGS)) $(PKG_CFLAGS) -Ifuzz -DFUZZ_DIR='"$(CURDIR)/fuzz"' -DFUZZ_NAME='"$*"' \
+	  $(LDFLAGS) -o $@ fuzz/replay.c fuzz/app.c $< $(BUILD)/libfhird.a $(LIBS) -lcmocka
+
+unit-bins: $(UNIT_BIN) $(FUZZ_REPLAY)
 
 $(BROWSER_STAMP): $(BROWSER_DIR)/package.json $(BROWSER_DIR)/package-lock.json
 	cd $(BROWSER_DIR) && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --ignore-scripts --omit=optional
@@ -96,6 +106,10 @@ run: deps all
 
 fuzz: deps
 	$(MAKE) -f fuzz/Makefile
+
+# every fuzz target built and run for a short time on its corpus (CI)
+fuzz-smoke: deps
+	$(MAKE) -f fuzz/Makefile smoke
 
 bench: deps all
 	@sh bench/run.sh $(BUILD)/fhird

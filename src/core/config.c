@@ -99,6 +99,7 @@ static const struct cfg_row cfg_rows[] = {
 	{ "shutdown_grace_s", CFG_UINT, O(shutdown_grace_s), 0, 3600, "10", "how long shutdown waits for requests in flight" },
 	{ "write_batch_max", CFG_UINT, O(write_batch_max), 1, 10000, "256", "writes committed together by one fsync" },
 	{ "max_bundle_entries", CFG_UINT, O(max_bundle_entries), 1, 1000000, "10000", "entries in one batch/transaction Bundle (413 beyond)" },
+	{ "max_bundle_response_bytes", CFG_SIZE, O(max_bundle_response_bytes), 1 << 20, 1ULL << 36, "268435456", "bytes of entry responses one batch/transaction collects; GET entries past it are not run (400 too-costly)" },
 	{ "conditional_delete_multiple", CFG_BOOL, O(conditional_delete_multiple), 0, 1, "false", "a conditional delete may remove several matches (else 412)" },
 	{ "audit", CFG_AUDIT, O(audit), 0, 0, "auto", "audit trail of every access as AuditEvents: on, off, or auto (on with --auth smart)" },
 	{ "audit_queue_max", CFG_UINT, O(audit_queue_max), 1, 10000000, "16384", "audit events waiting to be written; when full, requests wait (up to 2 s) for the writer" },

@@ -97,6 +97,7 @@ typedef struct config {
 	unsigned shutdown_grace_s; /* wait for in-flight requests */
 	unsigned write_batch_max;  /* group commit: writes per fsync */
 	unsigned max_bundle_entries;   /* entries per batch/transaction (413 beyond) */
+	size_t max_bundle_response_bytes; /* entry response bytes one Bundle collects (GET entries past it: too-costly) */
 	int conditional_delete_multiple; /* conditional delete may remove several */
 	int audit;                 /* enum config_audit; on or off after config_finish */
 	unsigned audit_queue_max;  /* events waiting for the audit writer */

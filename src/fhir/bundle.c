@@ -80,9 +80,16 @@ static char *bundle_target(fhir_req *fr, const char *url)
 }
 
 /* Runs one entry through the whole pipeline as a sub-request and turns
- * the response into the entry's response (and resource/outcome). */
+ * the response into the entry's response (and resource/outcome). *used
+ * counts the entry response bytes of the Bundle so far: once it has
+ * reached max_bundle_response_bytes, a read entry is answered too-costly
+ * without running. A read is where a few bytes of request buy a large
+ * answer (GET metadata is ~300 KB, a search page up to page_max
+ * resources): without the budget, a 16 MiB batch could make the server
+ * build a response of many GiB. Writes answer with at most what they
+ * were sent, which max_body_bytes already bounds. */
 static json_t *bundle_subrequest(fhir_req *fr, const char *method, const char *url, const json_t *resource,
-				 const json_t *request)
+				 const json_t *request, size_t *used)
 {
 	static const char *const cond_fields[][2] = { { "ifMatch", "If-Match" },
 						      { "ifNoneMatch", "If-None-Match" },
@@ -100,6 +107,14 @@ static json_t *bundle_subrequest(fhir_req *fr, const char *method, const char *u
 	memset(&sub, 0, sizeof sub);
 	memset(&resp, 0, sizeof resp);
 	json_object_set_new(entry, "response", r);
+	if (*used >= fr->app->cfg->max_bundle_response_bytes && (!strcmp(method, "GET") || !strcmp(method, "HEAD"))) {
+		json_object_set_new(r, "status", bundle_status(err_http_status(ERR_TOOCOSTLY)));
+		json_object_set_new(r, "outcome", fhir_outcome_new("error", err_issue_code(ERR_TOOCOSTLY),
+								   "Not run: the Bundle's entry responses reached "
+								   "max_bundle_response_bytes",
+								   NULL));
+		return entry;
+	}
 	target = bundle_target(fr, url);
 	rc = target ? http_target_parse(fr->http->arena, target, 256, &t) : ERR_TOOBIG;
 	if (rc) {
@@ -143,6 +158,7 @@ static json_t *bundle_subrequest(fhir_req *fr, const char *method, const char *u
 	sub.sub_nheaders = nh;
 	fhir_handle(fr->app, &sub, &resp);
 	free(payload);
+	*used += resp.body_len;
 
 	json_object_set_new(r, "status", bundle_status(resp.status));
 	for (unsigned i = 0; i < resp.nheaders; i++) {
@@ -199,7 +215,7 @@ static json_t *bundle_new(const char *type)
 static void bundle_batch(fhir_req *fr, json_t *entries)
 {
 	json_t *out = bundle_new("batch-response"), *oentries = json_array(), *e;
-	size_t i;
+	size_t i, used = 0;
 
 	json_array_foreach(entries, i, e)
 	{
@@ -225,12 +241,12 @@ static void bundle_batch(fhir_req *fr, json_t *entries)
 						    json_pack("{s:o,s:o}", "status", bundle_status(400), "outcome",
 							      fhir_outcome_new("error", "invalid", diag, NULL)));
 			} else {
-				oe = bundle_subrequest(fr, method, url, patch, req);
+				oe = bundle_subrequest(fr, method, url, patch, req, &used);
 			}
 			json_decref(patch);
 		} else {
 			int with_body = !strcmp(method, "POST") || !strcmp(method, "PUT");
-			oe = bundle_subrequest(fr, method, url, with_body ? res : NULL, req);
+			oe = bundle_subrequest(fr, method, url, with_body ? res : NULL, req, &used);
 		}
 		json_array_append_new(oentries, oe);
 	}
@@ -454,7 +470,7 @@ static int tx_condref_one(void *ctx, const char *ref)
 
 static void bundle_transaction(fhir_req *fr, json_t *entries)
 {
-	size_t n = json_array_size(entries), nops = 0;
+	size_t n = json_array_size(entries), nops = 0, used = 0;
 	struct tx_entry *tx = calloc(n ? n : 1, sizeof *tx);
 	store_op_t *ops = NULL;
 	size_t *op_entry = NULL;
@@ -726,6 +742,8 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 	/* 7. the response, in request order; GETs run now, after the writes */
 	out = bundle_new("transaction-response");
 	oentries = json_array();
+	/* the writes' own answers are bounded by the request: only the GETs
+	 * are charged to max_bundle_response_bytes */
 	for (size_t i = 0; i < n; i++) {
 		struct tx_entry *e = &tx[i];
 		json_t *oe, *r;
@@ -734,7 +752,7 @@ static void bundle_transaction(fhir_req *fr, json_t *entries)
 
 		if (e->kind == TX_GET) {
 			const char *url = json_string_value(json_object_get(e->request, "url"));
-			json_array_append_new(oentries, bundle_subrequest(fr, "GET", url, NULL, e->request));
+			json_array_append_new(oentries, bundle_subrequest(fr, "GET", url, NULL, e->request, &used));
 			continue;
 		}
 		oe = json_object();

@@ -189,7 +189,7 @@ static int srch_cursor_parse(struct srch *s, const char *c, store_pos *pos, int 
 	size_t bl, jl = sizeof js;
 	json_t *o = NULL, *k;
 	const char *q, *d, *ty, *id;
-	json_int_t t;
+	json_int_t t, now;
 	int rc = ERR_INVALID;
 
 	memset(pos, 0, sizeof *pos);
@@ -216,7 +216,10 @@ static int srch_cursor_parse(struct srch *s, const char *c, store_pos *pos, int 
 		goto out;
 	if (strcmp(q, s->qdigest) != 0 || !json_is_array(k) || json_array_size(k) > STORE_MAX_SORT)
 		goto out;
-	if ((json_int_t)time(NULL) - t > (json_int_t)s->fr->app->cfg->cursor_ttl_s || t > (json_int_t)time(NULL) + 60)
+	/* t is compared, never subtracted from: now - t overflows for a t
+	 * near INT64_MIN (UB; in practice a cursor that never expired) */
+	now = (json_int_t)time(NULL);
+	if (t < now - (json_int_t)s->fr->app->cfg->cursor_ttl_s || t > now + 60)
 		goto out;
 	snprintf(pos->type, sizeof pos->type, "%s", ty);
 	snprintf(pos->id, sizeof pos->id, "%s", id);
