@@ -581,9 +581,18 @@ static int ex_norm(ex_str s, char **out)
 	return 0;
 }
 
-/* Takes row (its strings) into out; frees them on failure. */
+/* Takes row (its strings, cut to SEARCH_VALUE_MAX: value.h) into out;
+ * frees them on failure. */
 static int ex_row_push(search_rows *out, search_row *row)
 {
+	search_value_cap(row->sys);
+	search_value_cap(row->code);
+	search_value_cap(row->sys2);
+	search_value_cap(row->code2);
+	search_value_cap(row->sys3);
+	search_value_cap(row->code3);
+	search_value_cap(row->str);
+	search_value_cap(row->str2);
 	if (out->n == out->cap) {
 		size_t cap = out->cap ? out->cap * 2 : 64;
 		search_row *nv = realloc(out->v, cap * sizeof *nv);

@@ -750,6 +750,12 @@ static int qp_value(struct qp *p, enum search_type type, enum search_mod mod, co
 			rc = qp_bad(p, ERR_INVALID, "values of this parameter type cannot be searched", NULL, 0);
 		break;
 	}
+	/* as long as the index rows' text may be (value.h) */
+	if (!rc) {
+		search_value_cap(v->sys);
+		search_value_cap(v->code);
+		search_value_cap(v->str);
+	}
 out:
 	return rc;
 }

@@ -158,3 +158,20 @@ int search_number_parse(const char *s, double *val, double *lo, double *hi)
 	*hi = v + half;
 	return 0;
 }
+
+void search_value_cap(char *s)
+{
+	size_t n;
+
+	if (!s)
+		return;
+	n = strnlen(s, SEARCH_VALUE_MAX + 1);
+	if (n <= SEARCH_VALUE_MAX)
+		return;
+	n = SEARCH_VALUE_MAX;
+	/* back off continuation bytes (10xxxxxx) so that a character is
+	 * never split */
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	s[n] = '\0';
+}

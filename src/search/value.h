@@ -32,6 +32,20 @@ int search_norm(const char *s, size_t len, char **out);
  * fit). The result is never longer than 2 * len + 1 bytes. */
 int search_norm_buf(const char *s, size_t len, char *out, size_t cap);
 
+/* Index text is at most SEARCH_VALUE_MAX bytes per value, on both sides:
+ * extraction cuts every text part of an index row to it, and the query
+ * parser cuts every text part of a search value the same way. The reason
+ * is PostgreSQL: a B-tree entry holds at most ~2.7 kB, so a longer value
+ * (two text columns share one entry) would make the write fail there,
+ * while SQLite has no such limit; cutting on both backends keeps their
+ * results identical. The cost, documented in docs/search.md: values
+ * longer than this compare on their first SEARCH_VALUE_MAX bytes only. */
+#define SEARCH_VALUE_MAX 1000
+
+/* Cuts the NUL-terminated, writable s (may be NULL) to at most
+ * SEARCH_VALUE_MAX bytes, on a UTF-8 character boundary. */
+void search_value_cap(char *s);
+
 /* A FHIR date, dateTime or instant -> [*lo, *hi]. 0 or ERR_INVALID. */
 int search_date_range(const char *s, int64_t *lo, int64_t *hi);
 

@@ -14,6 +14,7 @@
 #include "core/valid.h"
 #include "search/params.h"
 #include "search/query.h"
+#include "search/value.h"
 
 #include <math.h>
 #include <setjmp.h>
@@ -1271,7 +1272,10 @@ static void test_query_hostile(void **state)
 	free(s);
 	s = repeat("name=", "%C3%A9", 1 << 18, "");
 	assert_int_equal(run_lim("Patient", s, strlen(s), &l, &q), 0);
-	assert_int_equal(strlen(q.clauses[0].v[0].str), 1 << 18);
+	/* parsed, normalised (é -> e), then cut to what an index row holds
+	 * (search/value.h) */
+	assert_int_equal(strlen(q.clauses[0].v[0].str), SEARCH_VALUE_MAX);
+	assert_int_equal(q.clauses[0].v[0].str[0], 'e');
 	free(s);
 	s = repeat("code=", "|", 1 << 20, "");
 	bad_lim("Observation", s, strlen(s), &l, ERR_INVALID, NULL);
@@ -1346,6 +1350,40 @@ static void test_query_limits(void **state)
 	assert_string_equal(q.clauses[0].v[0].sys, "");
 }
 
+/* search_value_cap (value.h): at most SEARCH_VALUE_MAX bytes, never half
+ * a UTF-8 character, short values untouched. */
+static void test_value_cap(void **state)
+{
+	char buf[SEARCH_VALUE_MAX + 8];
+	(void)state;
+
+	search_value_cap(NULL);
+	strcpy(buf, "short");
+	search_value_cap(buf);
+	assert_string_equal(buf, "short");
+	/* exactly the maximum: kept */
+	memset(buf, 'a', SEARCH_VALUE_MAX);
+	buf[SEARCH_VALUE_MAX] = '\0';
+	search_value_cap(buf);
+	assert_int_equal(strlen(buf), SEARCH_VALUE_MAX);
+	/* a 2-byte character across the cut: cut before it */
+	memset(buf, 'a', SEARCH_VALUE_MAX - 1);
+	buf[SEARCH_VALUE_MAX - 1] = (char)0xC3;
+	buf[SEARCH_VALUE_MAX] = (char)0xA9;
+	buf[SEARCH_VALUE_MAX + 1] = 'z';
+	buf[SEARCH_VALUE_MAX + 2] = '\0';
+	search_value_cap(buf);
+	assert_int_equal(strlen(buf), SEARCH_VALUE_MAX - 1);
+	/* a 2-byte character ending at the cut: kept */
+	memset(buf, 'a', SEARCH_VALUE_MAX - 2);
+	buf[SEARCH_VALUE_MAX - 2] = (char)0xC3;
+	buf[SEARCH_VALUE_MAX - 1] = (char)0xA9;
+	buf[SEARCH_VALUE_MAX] = 'z';
+	buf[SEARCH_VALUE_MAX + 1] = '\0';
+	search_value_cap(buf);
+	assert_int_equal(strlen(buf), SEARCH_VALUE_MAX);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1375,6 +1413,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_query_decoding, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_hostile, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_limits, setup, teardown),
+		cmocka_unit_test(test_value_cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
