@@ -726,7 +726,8 @@ static int pg_write_version(struct pg_tx *tx, store_op_t *op, const char *id, in
 	PGresult *r = NULL;
 	int64_t cur_vid = 0, cur_seq = 0, vid, now, seq;
 	int cur_deleted = 0, exists = 0, rc = 0;
-	char lu[40], svid[24], snow[24], sdel[4];
+	char lu[40], svid[24], snow[24];
+	const char *sdel = deleted ? "1" : "0"; /* a bound parameter value */
 	char *body = NULL;
 	size_t blen = 0;
 
@@ -791,7 +792,6 @@ static int pg_write_version(struct pg_tx *tx, store_op_t *op, const char *id, in
 	}
 	snprintf(svid, sizeof svid, "%" PRId64, vid);
 	snprintf(snow, sizeof snow, "%" PRId64, now);
-	snprintf(sdel, sizeof sdel, "%d", deleted);
 	{
 		const char *vals[7] = { op->type, id, svid, snow, op->method, sdel, body };
 		const int lens[7] = { 0, 0, 0, 0, 0, 0, (int)blen };

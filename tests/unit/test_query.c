@@ -1358,7 +1358,7 @@ static void test_value_cap(void **state)
 	(void)state;
 
 	search_value_cap(NULL);
-	strcpy(buf, "short");
+	memcpy(buf, "short", sizeof "short");
 	search_value_cap(buf);
 	assert_string_equal(buf, "short");
 	/* exactly the maximum: kept */
