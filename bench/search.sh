@@ -5,7 +5,11 @@
 #   sh bench/search.sh BIN
 #
 # (bench/run.sh, i.e. `make bench`, calls it at its end unless BENCH_SEARCH=0.)
-# For each scale in SCALES (Observations; default "100000 1000000"):
+# For each scale in SCALES (Observations, or OBS:PATIENTS; default
+# "100000 100000:1000 1000000": 100k and 1M over the issue's 10,000
+# Patients, and 100k over 1,000 Patients - the 1M density, 100 per Patient,
+# so that its page holds the same 20 entries as at 1M and only the size of
+# the database differs):
 # 1. bench/gen_obs.py writes PATIENTS (10,000) Patients p1..pN, the
 #    Observations o1..oM spread evenly over them (half vital-signs, half
 #    laboratory), and Patient pbig with exactly 1,000 vital-signs
@@ -19,6 +23,11 @@
 #    --latency with bench/search_obs.lua: GET
 #    /fhir/Observation?patient=pK&category=vital-signs&_count=20, K uniform
 #    in 1..PATIENTS;
+# 5b. paced: the same search at a bounded rate (BENCH_SEARCH_RATE,
+#    5,000 req/s, over BENCH_PACED_CONNS connections, each pausing before
+#    each request; one calibration run sets the pause from the latency it
+#    sees), so the p99 is that of the work at that rate, not of the queue
+#    a saturating closed loop builds; the achieved rate is reported;
 # 6. paging: GET Observation?patient=pbig&category=vital-signs&_count=20 and
 #    follow the Bundle's next links to page 50 (checking 20 entries a page),
 #    then wrk the page-1 URL and the page-50 URL, each BENCH_PAGE_DURATION
@@ -38,6 +47,9 @@
 # Settings (environment):
 #   SCALES="100000 1000000"    Observations per run, one run per value
 #   PATIENTS=10000             Patients the Observations are spread over
+#                              (for a SCALES entry without :PATIENTS)
+#   BENCH_SEARCH_RATE=5000     target rate of the paced run (0: no paced run)
+#   BENCH_PACED_CONNS=100      its connections
 #   BENCH_SEARCH_DURATION=15s  the search wrk run
 #   BENCH_SEARCH_WARMUP=5s     wrk warm-up before it (discarded)
 #   BENCH_PAGE_DURATION=10s    each paging wrk run (page 1, page 50)
@@ -67,7 +79,7 @@ esac
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-python3}
 
-SCALES=${SCALES:-100000 1000000}
+SCALES=${SCALES:-100000 100000:1000 1000000}
 PATIENTS=${PATIENTS:-10000}
 DURATION=${BENCH_SEARCH_DURATION:-15s}
 WARMUP=${BENCH_SEARCH_WARMUP:-5s}
@@ -91,7 +103,9 @@ if [ ! -x "$BIN" ]; then
 	echo "search-bench: $BIN is not an executable (run make first)" >&2
 	exit 2
 fi
-for s in $SCALES $PATIENTS; do
+RATE=${BENCH_SEARCH_RATE:-5000}
+PC=${BENCH_PACED_CONNS:-100}
+for s in $(echo "$SCALES" | tr ':' ' ') $PATIENTS $RATE $PC; do
 	case $s in
 	'' | *[!0-9]*)
 		echo "search-bench: SCALES and PATIENTS must be positive integers" >&2
@@ -156,10 +170,17 @@ now() {
 # warm-ups), 0: only wrk's own count of statuses >= 400. A wrk that fails
 # (not a server's error status) ends the benchmark.
 run_wrk() {
-	out=$1 dur=$2 count=$3
-	shift 3
-	SEARCH_OBS_STATUSES=$count wrk -t"$WT" -c"$WC" -d"$dur" --latency -s "$LUA" "$@" >"$out" 2>&1 ||
-		{ cat "$out" >&2; fail "wrk failed: wrk -t$WT -c$WC -d$dur --latency -s $LUA $*"; }
+	run_wrk_c "$WC" 0 "$@"
+}
+
+# run_wrk_c CONNS PAUSE_MS OUT DURATION COUNT ARGS...: run_wrk with CONNS
+# connections, each pausing PAUSE_MS before each request (0: no pause;
+# SEARCH_OBS_PAUSE_MS in search_obs.lua).
+run_wrk_c() {
+	conns=$1 pause=$2 out=$3 dur=$4 count=$5
+	shift 5
+	SEARCH_OBS_PAUSE_MS=$pause SEARCH_OBS_STATUSES=$count wrk -t"$WT" -c"$conns" -d"$dur" --latency -s "$LUA" "$@" >"$out" 2>&1 ||
+		{ cat "$out" >&2; fail "wrk failed: wrk -t$WT -c$conns -d$dur --latency -s $LUA $*"; }
 	grep -q '^SEARCHBENCH ' "$out" || { cat "$out" >&2; fail "no SEARCHBENCH line from wrk ($out)"; }
 }
 
@@ -182,15 +203,19 @@ show() {
 echo "search-bench: $(nproc 2>/dev/null || echo '?') CPUs; $("$BIN" version 2>/dev/null || echo fhird);" \
 	"scales: $SCALES Observations over $PATIENTS Patients; wrk -t$WT -c$WC, search $DURATION, pages $PAGE_DURATION"
 
-for SCALE in $SCALES; do
-	D=$TMP/s$SCALE
+for SPEC in $SCALES; do
+	case $SPEC in
+	*:*) SCALE=${SPEC%%:*} NP=${SPEC#*:} ;;
+	*) SCALE=$SPEC NP=$PATIENTS ;;
+	esac
+	D=$TMP/s${SCALE}_$NP
 	mkdir -p "$D"
 	LOG=""
 	echo
-	echo "=== $SCALE Observations over $PATIENTS Patients (+ pbig with $BIG)"
+	echo "=== $SCALE Observations over $NP Patients (+ pbig with $BIG)"
 
 	# --- 1. data ----------------------------------------------------------
-	"$PYTHON" "$ROOT/bench/gen_obs.py" --patients "$PATIENTS" --observations "$SCALE" --big "$BIG" \
+	"$PYTHON" "$ROOT/bench/gen_obs.py" --patients "$NP" --observations "$SCALE" --big "$BIG" \
 		--out "$D/obs.ndjson" || fail "generating the NDJSON failed"
 	NRES=$(wc -l <"$D/obs.ndjson" | tr -d ' ')
 	echo "data: $NRES resources, $(($(wc -c <"$D/obs.ndjson") / 1048576)) MiB of NDJSON"
@@ -249,11 +274,27 @@ EOF
 
 	# --- 5. search --------------------------------------------------------
 	echo "search: wrk -t$WT -c$WC -d$DURATION --latency -s bench/search_obs.lua" \
-		"$BASE/Observation -- random $PATIENTS (after a $WARMUP warm-up)"
-	run_wrk "$D/wsearch.txt" "$WARMUP" 1 "$BASE/Observation" -- random "$PATIENTS"
+		"$BASE/Observation -- random $NP (after a $WARMUP warm-up)"
+	run_wrk "$D/wsearch.txt" "$WARMUP" 1 "$BASE/Observation" -- random "$NP"
 	show warm-up "$D/wsearch.txt"
-	run_wrk "$D/search.txt" "$DURATION" "$STATUSES" "$BASE/Observation" -- random "$PATIENTS"
+	run_wrk "$D/search.txt" "$DURATION" "$STATUSES" "$BASE/Observation" -- random "$NP"
 	show search "$D/search.txt"
+
+	# --- 5b. paced search -------------------------------------------------
+	: >"$D/paced.txt"
+	if [ "$RATE" -gt 0 ]; then
+		# each connection: one request per PC*1000/RATE ms = pause + latency
+		period=$(awk -v c="$PC" -v r="$RATE" 'BEGIN { printf "%.3f", c * 1000 / r }')
+		p0=$(awk -v p="$period" 'BEGIN { x = int(p - 1); print x < 0 ? 0 : x }')
+		run_wrk_c "$PC" "$p0" "$D/wpaced.txt" "$WARMUP" 0 "$BASE/Observation" -- random "$NP"
+		# the latency the calibration saw: achieved period - pause
+		p1=$(awk -v p="$period" -v p0="$p0" -v c="$PC" -v r="$(field "$D/wpaced.txt" rps)" 'BEGIN {
+			lat = (r > 0 ? c * 1000 / r : p) - p0; x = int(p - lat + 0.5); print x < 0 ? 0 : x }')
+		echo "paced: wrk -t$WT -c$PC -d$DURATION, each connection pausing $p1 ms before each request" \
+			"(target $RATE req/s; calibration: pause $p0 ms -> $(field "$D/wpaced.txt" rps) req/s)"
+		run_wrk_c "$PC" "$p1" "$D/paced.txt" "$DURATION" "$STATUSES" "$BASE/Observation" -- random "$NP"
+		show paced "$D/paced.txt"
+	fi
 
 	# --- 6. paging --------------------------------------------------------
 	PAGE1="$BASE/Observation?patient=pbig&$Q"
@@ -313,7 +354,7 @@ EOF
 	# --- 7. stop, record --------------------------------------------------
 	stop_pid "$FHIRD_PID"
 	FHIRD_PID=""
-	for f in search page1 pageN; do
+	for f in search page1 pageN paced; do
 		for k in rps p50_us p99_us requests non200 sockerr; do
 			printf '%s ' "$(field "$D/$f.txt" "$k")"
 		done
@@ -321,7 +362,7 @@ EOF
 		[ "$st" = - ] && st=warm-up:$(field "$D/w$f.txt" statuses)
 		printf '%s ' "$st"
 	done >"$D/row"
-	echo "$SCALE $PATIENTS $NRES $IMPORT_RPS $(cat "$D/row")" >>"$RESULTS"
+	echo "$SCALE $NP $NRES $IMPORT_RPS $(cat "$D/row")" >>"$RESULTS"
 	if [ "${BENCH_KEEP:-0}" != 1 ]; then
 		rm -f "$D"/fhird.db "$D"/fhird.db-wal "$D"/fhird.db-shm
 	fi
@@ -329,9 +370,10 @@ done
 
 # --- report -----------------------------------------------------------------
 # RESULTS columns: 1 scale, 2 patients, 3 resources, 4 import/s, then for
-# search (5..11), page 1 (12..18), page N (19..25): rps p50_us p99_us
-# requests non200 sockerr statuses ("-" when the run did not happen).
-awk -v dur="$DURATION" -v pdur="$PAGE_DURATION" -v pn="$PAGE_N" -v t="$WT" -v c="$WC" '
+# search (5..11), page 1 (12..18), page N (19..25), paced (26..32): rps
+# p50_us p99_us requests non200 sockerr statuses ("-" when the run did not
+# happen).
+awk -v dur="$DURATION" -v pdur="$PAGE_DURATION" -v pn="$PAGE_N" -v t="$WT" -v c="$WC" -v rate="$RATE" -v pc="$PC" '
 function ms(us) { return us == "-" ? "n/a" : sprintf("%.2f", us / 1000) }
 function rps(v) { return v == "-" ? "n/a" : sprintf("%d", v) }
 {
@@ -341,28 +383,33 @@ function rps(v) { return v == "-" ? "n/a" : sprintf("%d", v) }
 }
 END {
 	printf "\nSearch benchmark (issue 4): wrk -t%s -c%s, search %s, pages %s; loopback, wrk on the same CPUs\n\n", t, c, dur, pdur
-	printf "%12s | %8s | %12s | %12s | %8s | %8s | %11s | %12s | %s\n", "Observations", "Patients", "import res/s",
-		"search req/s", "p50 ms", "p99 ms", "page1 req/s", "page" pn " req/s", "errors"
-	printf "%12s-+-%8s-+-%12s-+-%12s-+-%8s-+-%8s-+-%11s-+-%12s-+-%s\n", "------------", "--------", "------------",
-		"------------", "--------", "--------", "-----------", "------------", "-----------------------"
+	printf "%12s | %8s | %12s | %12s | %8s | %8s | %11s | %8s | %8s | %11s | %12s | %s\n", "Observations", "Patients",
+		"import res/s", "search req/s", "p50 ms", "p99 ms", "paced req/s", "p50 ms", "p99 ms", "page1 req/s",
+		"page" pn " req/s", "errors"
+	printf "%12s-+-%8s-+-%12s-+-%12s-+-%8s-+-%8s-+-%11s-+-%8s-+-%8s-+-%11s-+-%12s-+-%s\n", "------------", "--------",
+		"------------", "------------", "--------", "--------", "-----------", "--------", "--------", "-----------",
+		"------------", "-----------------------"
 	for (r = 1; r <= n; r++) {
 		e = ""
-		for (k = 0; k < 3; k++) {
+		for (k = 0; k < 4; k++) {
 			b = 5 + 7 * k
 			e = e (k ? " / " : "") (v[r, b] == "-" ? "-" : v[r, b + 4] + v[r, b + 5])
 		}
-		printf "%12s | %8s | %12s | %12s | %8s | %8s | %11s | %12s | %s\n", v[r, 1], v[r, 2], v[r, 4],
-			rps(v[r, 5]), ms(v[r, 6]), ms(v[r, 7]), rps(v[r, 12]), rps(v[r, 19]), e
+		printf "%12s | %8s | %12s | %12s | %8s | %8s | %11s | %8s | %8s | %11s | %12s | %s\n", v[r, 1], v[r, 2],
+			v[r, 4], rps(v[r, 5]), ms(v[r, 6]), ms(v[r, 7]), rps(v[r, 26]), ms(v[r, 27]), ms(v[r, 28]),
+			rps(v[r, 12]), rps(v[r, 19]), e
 	}
-	printf "(errors: responses with status >= 400 plus socket errors, in the search / page 1 / page %s runs; -: not run)\n", pn
+	printf "(search: closed loop, %s connections sending as fast as they can; paced: %s connections pausing so as to\n", c, pc
+	printf "offer ~%s req/s; errors: responses with status >= 400 plus socket errors, in the search / page 1 / page %s /\n", rate, pn
+	printf "paced runs; -: not run)\n"
 
 	printf "\nEvery run (latencies in ms; errors: statuses >= 400; statuses: counts per status, from the warm-up of the run\n"
 	printf "unless BENCH_SEARCH_STATUSES=1):\n"
 	printf "%12s | %-8s | %9s | %8s | %8s | %9s | %7s | %7s | %s\n", "Observations", "run", "req/s", "p50", "p99",
 		"requests", "errors", "sockerr", "statuses"
-	split("search page1 page" pn, names, " ")
+	split("search page1 page" pn " paced", names, " ")
 	for (r = 1; r <= n; r++)
-		for (k = 0; k < 3; k++) {
+		for (k = 0; k < 4; k++) {
 			b = 5 + 7 * k
 			if (v[r, b] == "-") {
 				printf "%12s | %-8s | %9s |\n", v[r, 1], names[k + 1], "not run"
@@ -373,20 +420,27 @@ END {
 		}
 
 	printf "\n"
-	if (n >= 2) {
-		printf "search latency at %s / at %s Observations: p50 %s, p99 %s (goal: within 1.5x)\n", v[n, 1], v[1, 1],
-			(v[1, 6] > 0 && v[n, 6] != "-" ? sprintf("%.2fx", v[n, 6] / v[1, 6]) : "n/a"),
-			(v[1, 7] > 0 && v[n, 7] != "-" ? sprintf("%.2fx", v[n, 7] / v[1, 7]) : "n/a")
+	# the largest scale against every smaller one (closed loop and paced)
+	for (r = 1; r < n; r++) {
+		if (v[r, 1] >= v[n, 1])
+			continue
+		printf "search latency at %s over %s / at %s over %s Patients: closed loop p50 %s, p99 %s; paced p50 %s, p99 %s (goal: within 1.5x)\n",
+			v[n, 1], v[n, 2], v[r, 1], v[r, 2],
+			(v[r, 6] > 0 && v[n, 6] != "-" ? sprintf("%.2fx", v[n, 6] / v[r, 6]) : "n/a"),
+			(v[r, 7] > 0 && v[n, 7] != "-" ? sprintf("%.2fx", v[n, 7] / v[r, 7]) : "n/a"),
+			(v[r, 27] != "-" && v[r, 27] > 0 && v[n, 27] != "-" ? sprintf("%.2fx", v[n, 27] / v[r, 27]) : "n/a"),
+			(v[r, 28] != "-" && v[r, 28] > 0 && v[n, 28] != "-" ? sprintf("%.2fx", v[n, 28] / v[r, 28]) : "n/a")
 	}
 	for (r = 1; r <= n; r++) {
 		if (v[r, 19] != "-" && v[r, 13] > 0)
 			printf "%s Observations: page %s vs page 1: p50 %.2fx, time per request (page 1 req/s / page %s req/s) %.2fx (goal: <= 1)\n",
 				v[r, 1], pn, v[r, 20] / v[r, 13], pn, (v[r, 19] > 0 ? v[r, 12] / v[r, 19] : 0)
-		printf "%s Observations: search %s req/s (goal >= 5000), p99 %s ms (goal < 20)%s\n", v[r, 1], rps(v[r, 5]),
-			ms(v[r, 7]), (v[r, 9] + v[r, 10] > 0 ? " - ERRORS, figures not meaningful" : "")
+		printf "%s Observations over %s Patients: search %s req/s (goal >= 5000), p99 %s ms closed loop, %s ms paced at %s req/s (goal < 20)%s\n",
+			v[r, 1], v[r, 2], rps(v[r, 5]), ms(v[r, 7]), ms(v[r, 28]), rps(v[r, 26]),
+			(v[r, 9] + v[r, 10] > 0 ? " - ERRORS, figures not meaningful" : "")
 	}
 	for (r = 1; r <= n; r++)
-		for (k = 0; k < 3; k++) {
+		for (k = 0; k < 4; k++) {
 			b = 5 + 7 * k
 			if (v[r, b] == "-")
 				printf "WARNING: %s Observations: %s was not run\n", v[r, 1], names[k + 1]

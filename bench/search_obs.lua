@@ -9,6 +9,12 @@
 --   GET <url path>?patient=pK&category=vital-signs&_count=20
 -- with K uniform in 1..N (the Patients bench/gen_obs.py writes); each wrk
 -- thread has its own seed.
+-- SEARCH_OBS_PAUSE_MS=P in wrk's environment (either mode): each
+-- connection waits ~P ms before each request (wrk's delay(); read at load,
+-- because wrk asks whether delay() exists before init() runs), so C
+-- connections offer at most C * 1000 / (P + latency) requests/s: a paced
+-- load below saturation, whose latencies are those of the work rather
+-- than of a queue. Without it every connection sends as fast as it can.
 -- fixed: every request is GET of the URL as given (path and query), e.g. a
 -- page URL taken from a searchset's next link.
 --
@@ -48,6 +54,15 @@ function init(args)
 		error("search_obs.lua: mode must be random or fixed, not " .. tostring(mode))
 	end
 	math.randomseed(os.time() * 1000 + (thread_no or 0) * 7919)
+end
+
+local pause = tonumber(os.getenv("SEARCH_OBS_PAUSE_MS") or "")
+if pause and pause > 0 then
+	-- uniform in 0..2P (mean P): equal pauses keep the connections in
+	-- step, and their requests then arrive in waves of C at once
+	function delay()
+		return math.random(0, 2 * pause)
+	end
 end
 
 function request()

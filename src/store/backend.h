@@ -42,6 +42,15 @@ struct store_backend {
 extern const struct store_backend store_sqlite_backend;
 extern const struct store_backend store_pg_backend;
 
+/* The layout of the search index tables, kept in meta next to the search
+ * parameter table's hash; a database whose indexes were written with
+ * another layout is reindexed at open, like one built with another table.
+ * "live": the tables hold the rows of current, live versions only (a new
+ * version or a delete removes the rows of the one it replaces), so a search
+ * driven by an index table needs no look at `current` to drop old
+ * versions. Before it (no value), rows of every version stayed. */
+#define STORE_INDEX_LAYOUT "live"
+
 /* 1 when path names a PostgreSQL database: a postgresql:// or
  * postgres:// URL (pg.c). */
 int store_pg_location(const char *path);

@@ -803,6 +803,9 @@ static int pg_write_version(struct pg_tx *tx, store_op_t *op, const char *id, in
 		PQclear(r);
 		r = NULL;
 	}
+	/* the index holds current, live versions only (backend.h) */
+	if (exists && !cur_deleted && (rc = pg_index_drop(c, cur_seq)) != 0)
+		goto out;
 	if (!deleted && (rc = pg_index_write(c, seq, id, op->rows, op->nrows)) != 0)
 		goto out;
 	tx->last_us = now;

@@ -10,6 +10,8 @@
  */
 #include "pg_int.h"
 
+#include "backend.h"
+
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
@@ -217,6 +219,24 @@ int pg_index_write(struct pg_conn *c, int64_t seq, const char *id, const search_
 	return rc;
 }
 
+int pg_index_drop(struct pg_conn *c, int64_t seq)
+{
+	/* one round trip for the seven tables, each through its (seq, p) index */
+	static const char sql[] = "WITH a AS (DELETE FROM ix_tok WHERE seq = $1), b AS (DELETE FROM ix_str WHERE seq = $1), "
+				  "d AS (DELETE FROM ix_ref WHERE seq = $1), e AS (DELETE FROM ix_date WHERE seq = $1), "
+				  "f AS (DELETE FROM ix_num WHERE seq = $1), g AS (DELETE FROM ix_uri WHERE seq = $1) "
+				  "DELETE FROM ix_comp WHERE seq = $1";
+	char sseq[24];
+	const char *v[1] = { sseq };
+	PGresult *res = NULL;
+	int rc;
+
+	snprintf(sseq, sizeof sseq, "%" PRId64, seq);
+	rc = pg_exec(c, sql, 1, v, NULL, NULL, &res);
+	PQclear(res);
+	return rc;
+}
+
 /* The compartment parameters of type as an array parameter ("{1,2}"):
  * one statement text for every type. */
 int pg_comp_member_conn(struct pg_conn *c, const char *type, int64_t seq, const char *patient, int *yes)
@@ -304,9 +324,11 @@ int pg_index_hash(void *impl, char *out, size_t cap)
 int pg_index_check_conn(struct pg_conn *c)
 {
 	char h[128];
-	if (pgx_meta_get(c, "search_params_hash", h, sizeof h))
+	if (pgx_meta_get(c, "search_params_hash", h, sizeof h) || strcmp(h, search_params_hash) != 0)
 		return 0;
-	return strcmp(h, search_params_hash) == 0;
+	if (pgx_meta_get(c, "index_layout", h, sizeof h))
+		return 0;
+	return strcmp(h, STORE_INDEX_LAYOUT) == 0;
 }
 
 /* One transaction holding PG_LOCK_WRITE, so that no node writes a version
@@ -392,11 +414,11 @@ int pg_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count)
 		r = NULL;
 	}
 	{
-		const char *v[2] = { "search_params_hash", search_params_hash };
+		const char *v[4] = { "search_params_hash", search_params_hash, "index_layout", STORE_INDEX_LAYOUT };
 		rc = pg_exec(c,
-			     "INSERT INTO meta(key, value) VALUES($1, $2) ON CONFLICT(key) DO UPDATE SET "
+			     "INSERT INTO meta(key, value) VALUES($1, $2), ($3, $4) ON CONFLICT(key) DO UPDATE SET "
 			     "value = excluded.value",
-			     2, v, NULL, NULL, &r);
+			     4, v, NULL, NULL, &r);
 	}
 	if (!rc)
 		rc = pg_cmd(c, "COMMIT");

@@ -138,6 +138,9 @@ int pg_q_exec(struct pg_conn *c, const struct pg_q *q, PGresult **res);
  * transaction on c; reindex; the parameter-table hash in meta; compartment
  * membership of a version. */
 int pg_index_write(struct pg_conn *c, int64_t seq, const char *id, const search_row *rows, size_t n);
+/* Removes the index rows of version seq, replaced by a newer version or a
+ * delete (STORE_INDEX_LAYOUT in backend.h). */
+int pg_index_drop(struct pg_conn *c, int64_t seq);
 int pg_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count);
 int pg_index_hash(void *impl, char *out, size_t cap);
 int pg_comp_member_conn(struct pg_conn *c, const char *type, int64_t seq, const char *patient, int *yes);

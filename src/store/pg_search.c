@@ -163,7 +163,8 @@ static int pgs_run(struct pg_conn *c, const store_search_q *sq, store_search_pag
 	PGresult *r = NULL;
 	long drv = pgs_driver(sq);
 	size_t nsort = sqs_nsort(q), cap, rows;
-	int rc = 0;
+	int rc = 0, rank;
+	long best;
 
 	sqs_init(&x, SQS_PG, q, sq->confine);
 	memset(out, 0, sizeof *out);
@@ -187,7 +188,15 @@ static int pgs_run(struct pg_conn *c, const store_search_q *sq, store_search_pag
 	if (sq->count == 0)
 		goto out;
 
-	sqs_page(&x, sq, drv);
+	/* One reference value drives (patient=X&category=Y): walk its rows
+	 * in id order and stop at the page size (sqs_stream), as SQLite does;
+	 * the planner cannot see that a LIMIT over the general form may stop
+	 * early. Otherwise the general form, ordered by the planner. */
+	best = nsort == 0 ? sqs_best_driver(sq, &rank) : -1;
+	if (best >= 0 && sqs_ref_streams(sq, best))
+		sqs_stream(&x, sq, best);
+	else
+		sqs_page(&x, sq, drv);
 	if ((rc = pgs_exec(c, &x, "search", &r)) != 0)
 		goto out;
 	if (PQnfields(r) != 8 + (int)nsort) {

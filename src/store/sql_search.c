@@ -1257,6 +1257,36 @@ static void sqs_order_key(struct sqs *x, const char *col, int desc, int backward
 		sqs_add(x, desc ? " DESC, " : " ASC, ");
 }
 
+void sqs_stream(struct sqs *x, const store_search_q *sq, long drv)
+{
+	const search_query *q = sq->q;
+	const search_clause *cl = &q->clauses[drv];
+
+	sqs_add(x, "SELECT v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body "
+		   "FROM (SELECT r.seq AS seq, r.rid AS id, r.rid AS rid, ");
+	sqs_text(x, q->rtype);
+	sqs_add(x, " AS type, 0 AS deleted FROM ix_ref r WHERE r.p = ");
+	sqs_int(x, search_param_id(cl->param));
+	sqs_add(x, " AND r.tid = "), sqs_text(x, cl->v[0].code);
+	sqs_add(x, " AND r.tt = "), sqs_text(x, sqs_ref_type(cl->param, &cl->v[0]));
+	if (sq->after) {
+		sqs_add(x, sq->backward ? " AND r.rid < " : " AND r.rid > ");
+		sqs_text(x, sq->after->id);
+	}
+	sqs_add(x, ") c0");
+	sqs_join(x);
+	sqs_add(x, "version v ON v.seq = c0.seq WHERE ");
+	sqs_true(x);
+	for (size_t i = 0; i < q->nclauses; i++) {
+		if ((long)i == drv)
+			continue;
+		sqs_add(x, " AND ");
+		sqs_filter(x, 0, q->rtype, &q->clauses[i]);
+	}
+	sqs_add(x, sq->backward ? " ORDER BY c0.rid DESC LIMIT " : " ORDER BY c0.rid LIMIT ");
+	sqs_int(x, (int64_t)sq->count + 1);
+}
+
 void sqs_page(struct sqs *x, const store_search_q *sq, long drv)
 {
 	const search_query *q = sq->q;

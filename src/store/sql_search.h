@@ -142,6 +142,16 @@ void sqs_count(struct sqs *x, const store_search_q *sq, long drv);
  * when the resource has no value (composite: always). */
 void sqs_page(struct sqs *x, const store_search_q *sq, long drv);
 
+/* The page of the default order when the driver drv is one reference value
+ * (sqs_ref_streams): the rows of ix_ref's key for the value, already in
+ * resource id order, each tested against the other clauses, joined to its
+ * version, at most sq->count + 1 (the extra row says there is more).
+ * Columns as sqs_page's, without sort keys. Index rows belong to current,
+ * live versions only (STORE_INDEX_LAYOUT) and a parameter to one resource
+ * type, so a row of the driver needs no look at current: the row c0 the
+ * other clauses test is made from the ix_ref row. */
+void sqs_stream(struct sqs *x, const store_search_q *sq, long drv);
+
 /* Resources referring to (type, id) through params[0..np) (any when np
  * is 0), current and live, in (type, id) order, at most max: columns as
  * sqs_page without keys. */

@@ -584,6 +584,11 @@ static int sq_write_version(struct sq *s, store_op_t *op, const char *id, int de
 	sqlite3_clear_bindings(ups);
 	if (step != SQLITE_DONE)
 		goto dberr;
+	/* the index holds current, live versions only (backend.h); with
+	 * deferred rows, a version replaced within the same job never gets
+	 * its rows (sq_index_write_ops) */
+	if (exists && !cur_deleted && sq_index_drop(s, cur_seq))
+		goto dberr;
 	if (!deleted && !s->defer_rows && (rc = sq_index_write(s, op->result.seq, id, op->rows, op->nrows)) != 0)
 		goto out;
 
@@ -872,8 +877,10 @@ static void sq_close(void *impl)
 	sq_audit_close(s);
 	for (int k = 0; k < SQ_NWRITE; k++)
 		sqlite3_finalize(s->wst[k]);
-	for (size_t k = 0; k < sizeof s->ist / sizeof s->ist[0]; k++)
+	for (size_t k = 0; k < sizeof s->ist / sizeof s->ist[0]; k++) {
 		sqlite3_finalize(s->ist[k]);
+		sqlite3_finalize(s->idel[k]);
+	}
 	if (s->wdb) {
 		/* A clean close checkpoints the WAL into the main file. */
 		sqlite3_close(s->wdb);

@@ -10,6 +10,8 @@
  */
 #include "sqlite_int.h"
 
+#include "backend.h"
+
 #include "core/err.h"
 #include "core/log.h"
 #include "search/params.h"
@@ -31,14 +33,38 @@ static const char *const ix_sql[IX_N] = {
 		    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 };
 
+/* each through the table's (seq, p) index */
+static const char *const ix_del_sql[IX_N] = {
+	[IX_TOK] = "DELETE FROM ix_tok WHERE seq = ?1",	 [IX_STR] = "DELETE FROM ix_str WHERE seq = ?1",
+	[IX_REF] = "DELETE FROM ix_ref WHERE seq = ?1",	 [IX_DATE] = "DELETE FROM ix_date WHERE seq = ?1",
+	[IX_NUM] = "DELETE FROM ix_num WHERE seq = ?1",	 [IX_URI] = "DELETE FROM ix_uri WHERE seq = ?1",
+	[IX_COMP] = "DELETE FROM ix_comp WHERE seq = ?1",
+};
+
 int sq_index_prepare(struct sq *s)
 {
 	for (int k = 0; k < IX_N; k++)
 		if (sqlite3_prepare_v3(s->wdb, ix_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &s->ist[k], NULL) !=
-		    SQLITE_OK) {
+			    SQLITE_OK ||
+		    sqlite3_prepare_v3(s->wdb, ix_del_sql[k], -1, SQLITE_PREPARE_PERSISTENT, &s->idel[k], NULL) !=
+			    SQLITE_OK) {
 			log_error("msg=\"prepare failed\" err=\"%s\"", sqlite3_errmsg(s->wdb));
 			return ERR_DB;
 		}
+	return 0;
+}
+
+int sq_index_drop(struct sq *s, int64_t seq)
+{
+	for (int k = 0; k < IX_N; k++) {
+		sqlite3_stmt *st = s->idel[k];
+		int step;
+		sqlite3_bind_int64(st, 1, seq);
+		step = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (step != SQLITE_DONE)
+			return ERR_DB;
+	}
 	return 0;
 }
 
@@ -224,22 +250,68 @@ static int ix_ref_cmp(const void *pa, const void *pb)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* (type, id, seq) order of the ops that wrote a version */
+static int ix_op_cmp(const void *pa, const void *pb)
+{
+	const store_op_t *a = *(const store_op_t *const *)pa, *b = *(const store_op_t *const *)pb;
+	int c = strcmp(a->result.type, b->result.type);
+
+	if (!c)
+		c = strcmp(a->result.id, b->result.id);
+	if (!c)
+		c = a->result.seq < b->result.seq ? -1 : a->result.seq > b->result.seq;
+	return c;
+}
+
+/* live[i] = 1 when op i wrote a live version that no later op of the job
+ * replaced (a job may create a resource and update it again). */
+static int ix_live_ops(const store_op_t *ops, size_t n, unsigned char *live)
+{
+	const store_op_t **w = malloc((n ? n : 1) * sizeof *w);
+	size_t m = 0;
+
+	if (!w)
+		return ERR_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		live[i] = 0;
+		if (!ops[i].status && !ops[i].noop && ops[i].result.seq > 0)
+			w[m++] = &ops[i];
+	}
+	qsort(w, m, sizeof *w, ix_op_cmp);
+	for (size_t i = 0; i < m; i++) {
+		int last = i + 1 == m || strcmp(w[i]->result.type, w[i + 1]->result.type) ||
+			   strcmp(w[i]->result.id, w[i + 1]->result.id);
+		if (last && !w[i]->result.deleted)
+			live[w[i] - ops] = 1;
+	}
+	free(w);
+	return 0;
+}
+
 int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n)
 {
-	struct ix_ref *v;
+	struct ix_ref *v = NULL;
+	unsigned char *live;
 	size_t total = 0, k = 0;
 	int rc = 0;
 
+	live = malloc(n ? n : 1);
+	if (!live)
+		return ERR_NOMEM;
+	if ((rc = ix_live_ops(ops, n, live)) != 0)
+		goto out;
 	for (size_t i = 0; i < n; i++)
-		if (!ops[i].status && !ops[i].noop && ops[i].result.seq > 0 && !ops[i].result.deleted)
+		if (live[i])
 			total += ops[i].nrows;
 	if (!total)
-		return 0;
+		goto out;
 	v = malloc(total * sizeof *v);
-	if (!v)
-		return ERR_NOMEM;
+	if (!v) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
-		if (ops[i].status || ops[i].noop || ops[i].result.seq <= 0 || ops[i].result.deleted)
+		if (!live[i])
 			continue;
 		for (size_t r = 0; r < ops[i].nrows; r++) {
 			v[k].seq = ops[i].result.seq;
@@ -251,7 +323,9 @@ int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n)
 	qsort(v, k, sizeof *v, ix_ref_cmp);
 	for (size_t i = 0; i < k && !rc; i++)
 		rc = ix_row(s, v[i].seq, v[i].id, v[i].r);
+out:
 	free(v);
+	free(live);
 	return rc;
 }
 
@@ -358,6 +432,8 @@ int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count)
 		goto out;
 	}
 	rc = ix_meta_set(s->wdb, "search_params_hash", search_params_hash);
+	if (!rc)
+		rc = ix_meta_set(s->wdb, "index_layout", STORE_INDEX_LAYOUT);
 out:
 	sqlite3_finalize(st);
 	if (in_tx) {
@@ -375,7 +451,9 @@ out:
 int sq_index_check(struct sq *s)
 {
 	char h[128];
-	if (ix_meta_get(s->wdb, "search_params_hash", h, sizeof h))
+	if (ix_meta_get(s->wdb, "search_params_hash", h, sizeof h) || strcmp(h, search_params_hash) != 0)
 		return 0;
-	return strcmp(h, search_params_hash) == 0;
+	if (ix_meta_get(s->wdb, "index_layout", h, sizeof h))
+		return 0;
+	return strcmp(h, STORE_INDEX_LAYOUT) == 0;
 }

@@ -79,6 +79,7 @@ struct sq {
 	int64_t last_us;
 	int schema_version;
 	sqlite3_stmt *ist[8];      /* index inserts (sqlite_index.c) */
+	sqlite3_stmt *idel[8];     /* index deletes by seq (sqlite_index.c) */
 	int defer_rows;            /* the job's index rows are written at its end, sorted */
 
 	/* authorization records (sqlite_auth.c): their own write connection,
@@ -147,6 +148,10 @@ int sq_index_write(struct sq *s, int64_t seq, const char *id, const search_row *
  * so a big job (an import batch) dirties far fewer pages. */
 int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n);
 int sq_index_prepare(struct sq *s);
+/* Removes the index rows of version seq: called when a newer version (or a
+ * delete) replaces it, so that the index tables hold only the rows of
+ * current, live versions (see SQ_INDEX_LAYOUT). */
+int sq_index_drop(struct sq *s, int64_t seq);
 int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count);
 int sq_index_hash(void *impl, char *out, size_t cap);
 

@@ -157,6 +157,57 @@ void sq_stmt_cache_fini(struct sq_stmt_cache *c)
 	}
 }
 
+/* The page for the default order when the driver is one reference value
+ * (patient=X&category=Y, the search apps make most): one statement that
+ * stops at the page size (sqs_stream). */
+static int sqs_run_stream(sqlite3 *db, struct sq_stmt_cache *cache, const store_search_q *sq, long drv,
+			  store_search_page *out)
+{
+	struct sqs x;
+	sqlite3_stmt *st = NULL;
+	int rc = 0, step;
+	size_t cap = (size_t)sq->count + 1, n = 0;
+
+	sqs_init(&x, SQS_SQLITE, sq->q, sq->confine);
+	sqs_stream(&x, sq, drv);
+	if ((rc = sqs_end(&x)) != 0)
+		goto out;
+	log_debug("msg=\"search sql (stream)\" sql=\"%s\"", x.sql.data);
+	if (sq_stmt_get(cache, db, x.sql.data, &st) || sqs_bind_all(&x, st)) {
+		rc = ERR_DB;
+		goto out;
+	}
+	out->items = calloc(cap, sizeof *out->items);
+	out->pos = calloc(cap, sizeof *out->pos);
+	if (!out->items || !out->pos) {
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap - 1) {
+			out->has_more = 1;
+			break;
+		}
+		rc = sq_row_version(st, &out->items[n]);
+		if (!rc) {
+			snprintf(out->pos[n].type, sizeof out->pos[n].type, "%s", out->items[n].type);
+			snprintf(out->pos[n].id, sizeof out->pos[n].id, "%s", out->items[n].id);
+		}
+		n++;
+		out->n = n;
+		if (rc)
+			goto out;
+	}
+	if (step != SQLITE_ROW && step != SQLITE_DONE)
+		rc = ERR_DB;
+out:
+	if (rc == ERR_DB)
+		rc = sq_read_error(db, "search");
+	sq_stmt_release(cache, st);
+	sqs_fini(&x);
+	return rc;
+}
+
 /* The page for the default order when a driver narrows the candidates
  * and other clauses filter them: rather than test every candidate and
  * sort the survivors, take the candidates in (type, id) order (one look at
@@ -171,39 +222,19 @@ static int sqs_run_lazy(sqlite3 *db, struct sq_stmt_cache *cache, const store_se
 	int rc = 0, step;
 	size_t cap = (size_t)sq->count + 1, n = 0;
 
+	if (sqs_ref_streams(sq, drv))
+		return sqs_run_stream(db, cache, sq, drv, out);
 	sqs_init(&cx, SQS_SQLITE, q, sq->confine);
 	sqs_init(&fx, SQS_SQLITE, q, sq->confine);
-	if (sqs_ref_streams(sq, drv)) {
-		/* One reference value: its rows come out of ix_ref's key in
-		 * resource id order, so candidates stream without a sort and
-		 * without a look at current until they are tested. */
-		const search_clause *cl = &q->clauses[drv];
-		sqs_add(&cx, "SELECT r.seq FROM ix_ref r WHERE r.p = ");
-		sqs_int(&cx, search_param_id(cl->param));
-		sqs_add(&cx, " AND r.tid = "), sqs_text(&cx, cl->v[0].code);
-		sqs_add(&cx, " AND r.tt = "), sqs_text(&cx, sqs_ref_type(cl->param, &cl->v[0]));
-		if (sq->after) {
-			sqs_add(&cx, sq->backward ? " AND r.rid < " : " AND r.rid > ");
-			sqs_text(&cx, sq->after->id);
-		}
-		sqs_add(&cx, sq->backward ? " ORDER BY r.rid DESC" : " ORDER BY r.rid");
-		/* the candidate is a match of the driver only while it is the
-		 * current version of a live resource of the type */
-		sqs_add(&fx, "SELECT 1 FROM current c0 WHERE c0.seq = ");
-		sqs_int(&fx, 0); /* parameter 1: rebound to each candidate's seq */
-		sqs_add(&fx, " AND c0.deleted = 0 AND c0.type = ");
-		sqs_text(&fx, q->rtype);
-	} else {
-		sqs_add(&cx, "SELECT c0.seq");
-		sqs_from_where(&cx, sq, drv, 0);
-		if (sq->after) {
-			sqs_add(&cx, " AND ");
-			sqs_keyset(&cx, q, sq->after, sq->backward, q->rtype && !sq->everything);
-		}
-		sqs_add(&cx, sq->backward ? " ORDER BY c0.type DESC, c0.id DESC" : " ORDER BY c0.type, c0.id");
-		sqs_add(&fx, "SELECT 1 FROM current c0 WHERE c0.seq = ");
-		sqs_int(&fx, 0); /* parameter 1: rebound to each candidate's seq */
+	sqs_add(&cx, "SELECT c0.seq");
+	sqs_from_where(&cx, sq, drv, 0);
+	if (sq->after) {
+		sqs_add(&cx, " AND ");
+		sqs_keyset(&cx, q, sq->after, sq->backward, q->rtype && !sq->everything);
 	}
+	sqs_add(&cx, sq->backward ? " ORDER BY c0.type DESC, c0.id DESC" : " ORDER BY c0.type, c0.id");
+	sqs_add(&fx, "SELECT 1 FROM current c0 WHERE c0.seq = ");
+	sqs_int(&fx, 0); /* parameter 1: rebound to each candidate's seq */
 	for (size_t i = 0; i < q->nclauses; i++) {
 		if ((long)i == drv)
 			continue;

@@ -34,6 +34,31 @@ def sql_on(db, sql):
     conn.commit()
     conn.close()
 
+def sql_scalar(db, sql):
+    """One integer from a query on the server's database."""
+    if fhirtest.PG:
+        return int(fhirtest.pg_sql(db, sql).stdout.strip())
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute(sql).fetchone()[0])
+    finally:
+        conn.close()
+
+
+IX_TABLES = ("ix_tok", "ix_str", "ix_ref", "ix_date", "ix_num", "ix_uri", "ix_comp")
+
+
+def stale_rows(db):
+    """Index rows that belong to no current, live version."""
+    return sum(sql_scalar(db, "SELECT count(*) FROM %s WHERE seq NOT IN "
+                              "(SELECT seq FROM current WHERE deleted = 0)" % t) for t in IX_TABLES)
+
+
+def live_rows(db, rtype, rid):
+    return sum(sql_scalar(db, "SELECT count(*) FROM %s WHERE seq = (SELECT seq FROM current WHERE "
+                              "type = '%s' AND id = '%s')" % (t, rtype, rid)) for t in IX_TABLES)
+
+
 class TestIndexLife(unittest.TestCase):
     def setUp(self):
         self.srv = Server()
@@ -61,6 +86,68 @@ class TestIndexLife(unittest.TestCase):
         s.request("PUT", "Patient/ix2", patient("ix2", "Back", "m-2b"))
         self.assertEqual(ids(self.get("Patient?family=back")), ["ix2"])
         self.assertEqual(ids(self.get("Patient?identifier=m-2")), [])
+
+    def test_index_holds_current_live_versions_only(self):
+        # backend.h STORE_INDEX_LAYOUT "live": an update or a delete takes
+        # the rows of the version it replaces out of every index table
+        s = self.srv
+        for i in range(3):
+            s.request("PUT", "Patient/lv1", patient("lv1", "Livename%d" % i, "lv-%d" % i))
+        s.request("PUT", "Patient/lv2", patient("lv2", "Dropped", "lv-x"))
+        s.request("DELETE", "Patient/lv2")
+        obs = {"resourceType": "Observation", "id": "lvo", "status": "final",
+               "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+               "subject": {"reference": "Patient/lv1"}, "effectiveDateTime": "2020-01-01",
+               "valueQuantity": {"value": 60, "system": "http://unitsofmeasure.org", "code": "/min"}}
+        s.request("PUT", "Observation/lvo", obs)
+        obs["valueQuantity"]["value"] = 61
+        s.request("PUT", "Observation/lvo", obs)
+        self.assertEqual(ids(self.get("Patient?identifier=lv-0")), [])
+        self.assertEqual(ids(self.get("Patient?identifier=lv-2")), ["lv1"])
+        self.assertEqual(ids(self.get("Observation?subject=Patient/lv1&code=8867-4")), ["lvo"])
+        self.assertEqual(ids(self.get("Observation?value-quantity=60")), [])
+        s.stop()
+        self.assertEqual(stale_rows(s.db), 0)
+        self.assertGreater(live_rows(s.db, "Patient", "lv1"), 0)
+        self.assertGreater(live_rows(s.db, "Observation", "lvo"), 0)
+
+    def test_import_replacing_within_one_batch_leaves_no_rows(self):
+        # an NDJSON file naming one id twice: the second line replaces the
+        # first inside one import batch, whose rows are written at its end
+        s = self.srv
+        s.stop()
+        path = os.path.join(s.dir, "twice.ndjson")
+        with open(path, "w") as f:
+            f.write(json.dumps(patient("tw1", "Firstname", "tw-1")) + "\n")
+            f.write(json.dumps(patient("tw2", "Other", "tw-2")) + "\n")
+            f.write(json.dumps(patient("tw1", "Secondname", "tw-1b")) + "\n")
+        rc, out, err = run_cli("import", "--db", s.db, path)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(stale_rows(s.db), 0)
+        s.start()
+        self.assertEqual(ids(self.get("Patient?family=firstname")), [])
+        self.assertEqual(ids(self.get("Patient?identifier=tw-1")), [])
+        self.assertEqual(ids(self.get("Patient?family=secondname")), ["tw1"])
+        self.assertEqual(ids(self.get("Patient?identifier=tw-1b")), ["tw1"])
+
+    def test_older_index_layout_is_rebuilt_at_start(self):
+        # a database from before the "live" layout kept rows of replaced
+        # versions and has no index_layout in meta: the start rebuilds
+        s = self.srv
+        s.request("PUT", "Patient/ol1", patient("ol1", "Before", "ol-1"))
+        s.request("PUT", "Patient/ol1", patient("ol1", "After", "ol-2"))
+        s.stop()
+        old = sql_scalar(s.db, "SELECT min(seq) FROM version WHERE type = 'Patient' AND id = 'ol1'")
+        sql_on(s.db, "INSERT INTO ix_tok(p, code, seq, sys) SELECT p, 'ol-1', %d, sys FROM ix_tok "
+                     "WHERE code = 'ol-2'; DELETE FROM meta WHERE key = 'index_layout'" % old)
+        self.assertGreater(stale_rows(s.db), 0)
+        s.start()
+        self.assertEqual(ids(self.get("Patient?identifier=ol-2")), ["ol1"])
+        self.assertEqual(ids(self.get("Patient?identifier=ol-1")), [])
+        s.stop()
+        self.assertEqual(stale_rows(s.db), 0)
+        self.assertEqual(sql_scalar(s.db, "SELECT count(*) FROM meta WHERE key = 'index_layout' "
+                                          "AND value = 'live'"), 1)
 
     def test_reindex_command_and_rebuild_at_start(self):
         s = self.srv
