@@ -285,8 +285,21 @@ static int srch_entry(struct srch *s, buf_t *b, int *first, const store_version_
 	const fhir_app *app = s->fr->app;
 	int rc;
 
-	rc = buf_printf(b, "%s{\"fullUrl\":\"%s/%s/%s\",\"resource\":", *first ? "" : ",", app->cfg->base_url, v->type,
-			v->id);
+	/* plain appends: the entries are most of a search's output, and
+	 * printf's format parsing showed in its profile */
+	rc = buf_append_str(b, *first ? "{\"fullUrl\":\"" : ",{\"fullUrl\":\"");
+	if (!rc)
+		rc = buf_append_str(b, app->cfg->base_url);
+	if (!rc)
+		rc = buf_append_char(b, '/');
+	if (!rc)
+		rc = buf_append_str(b, v->type);
+	if (!rc)
+		rc = buf_append_char(b, '/');
+	if (!rc)
+		rc = buf_append_str(b, v->id);
+	if (!rc)
+		rc = buf_append_str(b, "\",\"resource\":");
 	*first = 0;
 	if (rc)
 		return rc;
@@ -311,7 +324,11 @@ static int srch_entry(struct srch *s, buf_t *b, int *first, const store_version_
 		free(t2);
 	}
 	if (!rc)
-		rc = buf_printf(b, ",\"search\":{\"mode\":\"%s\"}}", mode);
+		rc = buf_append_str(b, ",\"search\":{\"mode\":\"");
+	if (!rc)
+		rc = buf_append_str(b, mode);
+	if (!rc)
+		rc = buf_append_str(b, "\"}}");
 	return rc;
 }
 
