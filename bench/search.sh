@@ -15,7 +15,8 @@
 #    laboratory), and Patient pbig with exactly 1,000 vital-signs
 #    Observations, to one NDJSON file (not timed);
 # 2. `BIN import` loads it into a fresh database, timed from start to exit
-#    (resources/s);
+#    (resources/s); then sync, so that the search is not measured during
+#    the writeback;
 # 3. `BIN serve` on 127.0.0.1 with a free port (--listen 127.0.0.1:0
 #    --port-file; ready when the port file appears), auth off;
 # 4. one curl of the search for p1 shows the status and what came back;
@@ -49,9 +50,10 @@
 #   PATIENTS=10000             Patients the Observations are spread over
 #                              (for a SCALES entry without :PATIENTS)
 #   BENCH_SEARCH_RATE=5000     target rate of the paced run (0: no paced run)
-#   BENCH_PACED_CONNS=100      its connections
+#   BENCH_PACED_CONNS=32       its connections (as many as the closed loop)
 #   BENCH_SEARCH_DURATION=15s  the search wrk run
-#   BENCH_SEARCH_WARMUP=5s     wrk warm-up before it (discarded)
+#   BENCH_SEARCH_WARMUP=10s    wrk warm-up before it (discarded; every read
+#                              connection maps the file and faults its pages in)
 #   BENCH_PAGE_DURATION=10s    each paging wrk run (page 1, page 50)
 #   BENCH_PAGE_WARMUP=2s       warm-up before each paging run
 #   BENCH_SEARCH_THREADS=2  BENCH_SEARCH_CONNS=32   wrk -t/-c for all runs
@@ -82,7 +84,7 @@ PYTHON=${PYTHON:-python3}
 SCALES=${SCALES:-100000 100000:1000 1000000}
 PATIENTS=${PATIENTS:-10000}
 DURATION=${BENCH_SEARCH_DURATION:-15s}
-WARMUP=${BENCH_SEARCH_WARMUP:-5s}
+WARMUP=${BENCH_SEARCH_WARMUP:-10s}
 PAGE_DURATION=${BENCH_PAGE_DURATION:-10s}
 PAGE_WARMUP=${BENCH_PAGE_WARMUP:-2s}
 WT=${BENCH_SEARCH_THREADS:-2}
@@ -104,7 +106,7 @@ if [ ! -x "$BIN" ]; then
 	exit 2
 fi
 RATE=${BENCH_SEARCH_RATE:-5000}
-PC=${BENCH_PACED_CONNS:-100}
+PC=${BENCH_PACED_CONNS:-32}
 for s in $(echo "$SCALES" | tr ':' ' ') $PATIENTS $RATE $PC; do
 	case $s in
 	'' | *[!0-9]*)
@@ -229,6 +231,10 @@ for SPEC in $SCALES; do
 	echo "import: $NRES resources in $(awk -v t0="$T0" -v t1="$T1" 'BEGIN { printf "%.2f", t1 - t0 }') s" \
 		"= $IMPORT_RPS resources/s; database $(($(cat "$D"/fhird.db* | wc -c) / 1048576)) MiB"
 	[ "${BENCH_KEEP:-0}" = 1 ] || rm -f "$D/obs.ndjson"
+	# The import leaves gigabytes of dirty pages (1M: ~2.7 GB) that the
+	# kernel writes back for a while: search is measured after it (sync,
+	# not timed).
+	sync
 
 	# --- 3. server --------------------------------------------------------
 	LOG=$D/fhird.log
@@ -289,7 +295,7 @@ EOF
 		run_wrk_c "$PC" "$p0" "$D/wpaced.txt" "$WARMUP" 0 "$BASE/Observation" -- random "$NP"
 		# the latency the calibration saw: achieved period - pause
 		p1=$(awk -v p="$period" -v p0="$p0" -v c="$PC" -v r="$(field "$D/wpaced.txt" rps)" 'BEGIN {
-			lat = (r > 0 ? c * 1000 / r : p) - p0; x = int(p - lat + 0.5); print x < 0 ? 0 : x }')
+			lat = (r > 0 ? c * 1000 / r : p) - p0; x = int(p - lat); print x < 0 ? 0 : x }')
 		echo "paced: wrk -t$WT -c$PC -d$DURATION, each connection pausing $p1 ms before each request" \
 			"(target $RATE req/s; calibration: pause $p0 ms -> $(field "$D/wpaced.txt" rps) req/s)"
 		run_wrk_c "$PC" "$p1" "$D/paced.txt" "$DURATION" "$STATUSES" "$BASE/Observation" -- random "$NP"
