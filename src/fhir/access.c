@@ -7,7 +7,9 @@
  *
  * What "confined to a patient" means for each route to data:
  *   read/vread/history  the version must be in the patient's compartment,
- *                       by that version's own index rows; otherwise 404,
+ *                       by that version's own references (the index rows
+ *                       of a current version; the index keeps no rows of
+ *                       older ones, whose body is read instead); else 404,
  *                       the same answer as for an id that does not exist,
  *                       so a patient cannot probe other patients' ids
  *                       (Patient/[other] is refused with 403 from the URL
@@ -28,8 +30,11 @@
 
 #include "auth/scope.h"
 #include "core/err.h"
+#include "search/extract.h"
 #include "search/params.h"
 #include "write.h"
+
+#include <jansson.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -68,6 +73,50 @@ static int access_matches_constraint(fhir_req *fr, const store_version_t *v, con
 	return 0;
 }
 
+/* 1 when rows reference Patient/patient through one of type's compartment
+ * parameters (whatever else they reference). */
+static int access_rows_member(const char *type, const search_rows *rows, const char *patient)
+{
+	const char *const *codes = search_compartment_params(type);
+
+	for (size_t i = 0; codes && i < rows->n; i++) {
+		const search_row *w = &rows->v[i];
+		const search_param *p = &search_params[w->p];
+		if (w->kind != SEARCH_ROW_REFERENCE || !w->sys || strcmp(w->sys, "Patient") != 0 || !w->code ||
+		    strcmp(w->code, patient) != 0)
+			continue;
+		for (size_t c = 0; codes[c]; c++)
+			if (!strcmp(codes[c], p->code))
+				return 1;
+	}
+	return 0;
+}
+
+/* Compartment membership of version v: its index rows while it is the
+ * current version; an older version has none (the index holds current,
+ * live versions only), so its stored body is extracted again - the same
+ * rows its index held when it was current. */
+static int access_member(fhir_req *fr, const store_version_t *v, const char *patient, int *yes)
+{
+	search_rows rows = { 0 };
+	json_t *res;
+	int rc;
+
+	*yes = 0;
+	rc = store_compartment_member(fr->app->store, v->type, v->seq, patient, yes);
+	if (rc || *yes || !v->body)
+		return rc;
+	res = json_loadb(v->body, v->body_len, 0, NULL);
+	if (!res)
+		return ERR_INTERNAL;
+	rc = search_extract(v->type, res, fr->app->cfg->base_url, &rows);
+	if (!rc)
+		*yes = access_rows_member(v->type, &rows, patient);
+	search_rows_clear(&rows);
+	json_decref(res);
+	return rc;
+}
+
 int fhir_access_see(fhir_req *fr, const store_version_t *v, unsigned letter)
 {
 	auth_decision d;
@@ -85,7 +134,7 @@ int fhir_access_see(fhir_req *fr, const store_version_t *v, unsigned letter)
 			if (strcmp(v->id, d.patient) != 0)
 				return ERR_NOTFOUND;
 		} else {
-			rc = store_compartment_member(fr->app->store, v->type, v->seq, d.patient, &yes);
+			rc = access_member(fr, v, d.patient, &yes);
 			if (rc)
 				return rc;
 			if (!yes)

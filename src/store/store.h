@@ -226,7 +226,9 @@ int store_referrers(store_t *s, const uint32_t *params, size_t np, const char *t
 /* *yes = 1 when the version with global sequence number seq (a resource
  * of type, not Patient) is in Patient/[patient]'s compartment: one of the
  * type's compartment parameters references Patient/[patient] in that
- * version's index rows. A delete version is in no compartment. */
+ * version's index rows. Only current, live versions have index rows
+ * (STORE_INDEX_LAYOUT): for an older or a delete version *yes is 0, and a
+ * caller that must judge an older version extracts its body itself. */
 int store_compartment_member(store_t *s, const char *type, int64_t seq, const char *patient, int *yes);
 
 /* Rebuilds every search index from the current versions, calling extract

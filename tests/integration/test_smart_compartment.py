@@ -217,6 +217,30 @@ class TestPatientCompartment(SmartCase):
                 r = self.a("GET", "%s/%s/_history" % (t, b))
                 self.assertNotFoundOrForbidden(r, missing)
 
+    def test_own_older_versions(self):
+        """Older versions of A's own resource stay readable (vread, instance
+        history): the index keeps the rows of current versions only, so the
+        compartment of an older version comes from its stored body. A
+        resource moved from A to B: A keeps the version that was A's, never
+        B's."""
+        obs = build("Observation", "obs-hist-a", "pa")
+        self.assertIn(self.api("PUT", "Observation/obs-hist-a", self.admin, obs).status, (200, 201))
+        self.assertEqual(self.api("PUT", "Observation/obs-hist-a", self.admin, dict(obs, status="amended")).status,
+                         200)
+        self.assertEqual(self.a("GET", "Observation/obs-hist-a/_history/1").status, 200)
+        self.assertEqual(self.a("GET", "Observation/obs-hist-a/_history/2").status, 200)
+        r = self.a("GET", "Observation/obs-hist-a/_history")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sorted(e["resource"]["meta"]["versionId"] for e in r.json.get("entry", [])), ["1", "2"])
+        moved = build("Observation", "obs-moved-a", "pa")
+        self.assertIn(self.api("PUT", "Observation/obs-moved-a", self.admin, moved).status, (200, 201))
+        self.assertEqual(self.api("PUT", "Observation/obs-moved-a", self.admin,
+                                  build("Observation", "obs-moved-a", "pb")).status, 200)
+        self.assertEqual(self.a("GET", "Observation/obs-moved-a/_history/1").status, 200)
+        missing = self.a("GET", "Observation/nosuch-%s/_history/2" % secrets.token_hex(4))
+        self.assertNotFoundOrForbidden(self.a("GET", "Observation/obs-moved-a/_history/2"), missing)
+        self.assertNotFoundOrForbidden(self.a("GET", "Observation/obs-moved-a"))
+
     def test_type_and_system_history(self):
         """Issue 5: type- and system-level history: 403 or only A's versions."""
         for t in list(TYPES) + ["Patient"]:
