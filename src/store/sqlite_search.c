@@ -157,57 +157,6 @@ void sq_stmt_cache_fini(struct sq_stmt_cache *c)
 	}
 }
 
-/* The page for the default order when the driver is one reference value
- * (patient=X&category=Y, the search apps make most): one statement that
- * stops at the page size (sqs_stream). */
-static int sqs_run_stream(sqlite3 *db, struct sq_stmt_cache *cache, const store_search_q *sq, long drv,
-			  store_search_page *out)
-{
-	struct sqs x;
-	sqlite3_stmt *st = NULL;
-	int rc = 0, step;
-	size_t cap = (size_t)sq->count + 1, n = 0;
-
-	sqs_init(&x, SQS_SQLITE, sq->q, sq->confine);
-	sqs_stream(&x, sq, drv);
-	if ((rc = sqs_end(&x)) != 0)
-		goto out;
-	log_debug("msg=\"search sql (stream)\" sql=\"%s\"", x.sql.data);
-	if (sq_stmt_get(cache, db, x.sql.data, &st) || sqs_bind_all(&x, st)) {
-		rc = ERR_DB;
-		goto out;
-	}
-	out->items = calloc(cap, sizeof *out->items);
-	out->pos = calloc(cap, sizeof *out->pos);
-	if (!out->items || !out->pos) {
-		rc = ERR_NOMEM;
-		goto out;
-	}
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap - 1) {
-			out->has_more = 1;
-			break;
-		}
-		rc = sq_row_version(st, &out->items[n]);
-		if (!rc) {
-			snprintf(out->pos[n].type, sizeof out->pos[n].type, "%s", out->items[n].type);
-			snprintf(out->pos[n].id, sizeof out->pos[n].id, "%s", out->items[n].id);
-		}
-		n++;
-		out->n = n;
-		if (rc)
-			goto out;
-	}
-	if (step != SQLITE_ROW && step != SQLITE_DONE)
-		rc = ERR_DB;
-out:
-	if (rc == ERR_DB)
-		rc = sq_read_error(db, "search");
-	sq_stmt_release(cache, st);
-	sqs_fini(&x);
-	return rc;
-}
-
 /* The page for the default order when a driver narrows the candidates
  * and other clauses filter them: rather than test every candidate and
  * sort the survivors, take the candidates in (type, id) order (one look at
@@ -222,8 +171,6 @@ static int sqs_run_lazy(sqlite3 *db, struct sq_stmt_cache *cache, const store_se
 	int rc = 0, step;
 	size_t cap = (size_t)sq->count + 1, n = 0;
 
-	if (sqs_ref_streams(sq, drv))
-		return sqs_run_stream(db, cache, sq, drv, out);
 	sqs_init(&cx, SQS_SQLITE, q, sq->confine);
 	sqs_init(&fx, SQS_SQLITE, q, sq->confine);
 	sqs_add(&cx, "SELECT c0.seq");
@@ -338,15 +285,19 @@ static int sqs_run(sqlite3 *db, struct sq_stmt_cache *cache, const store_search_
 	}
 	if (sq->count == 0)
 		goto out;
-	if (nsort == 0 && (sq->comp_id || (drv >= 0 && (size_t)drv < q->nclauses)) &&
-	    (q->nclauses > (sq->comp_id ? 0u : 1u) || sqs_ref_streams(sq, drv))) {
+	if (nsort == 0 && sqs_ref_streams(sq, drv)) {
+		/* one reference value drives (patient=X&category=Y): one
+		 * statement that stops at the page size (sqs_stream) */
+		sqs_stream(&x, sq, drv);
+	} else if (nsort == 0 && (sq->comp_id || (drv >= 0 && (size_t)drv < q->nclauses)) &&
+		   q->nclauses > (sq->comp_id ? 0u : 1u)) {
 		rc = sqs_run_lazy(db, cache, sq, sq->comp_id ? -1 : drv, out);
 		if (rc)
 			goto out;
 		goto reorder;
+	} else {
+		sqs_page(&x, sq, drv);
 	}
-
-	sqs_page(&x, sq, drv);
 	if ((rc = sqs_end(&x)) != 0)
 		goto out;
 	/* the SQL holds no request values (they are bound): safe to log */
