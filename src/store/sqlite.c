@@ -32,6 +32,7 @@
  */
 #include "backend.h"
 #include "sqlite_int.h"
+#include "sqlite_vfs.h"
 
 #include "core/err.h"
 #include "core/log.h"
@@ -172,7 +173,11 @@ int sq_open_conn(const char *path, int readonly, sqlite3 **out)
 	int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
 	sqlite3 *db = NULL;
 
-	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+	if (sq_vfs_register()) {
+		log_error("msg=\"sqlite has no default vfs\"");
+		return ERR_DB;
+	}
+	if (sqlite3_open_v2(path, &db, flags, SQ_VFS_NAME) != SQLITE_OK) {
 		log_error("msg=\"cannot open database\" err=\"%s\"", db ? sqlite3_errmsg(db) : "?");
 		sqlite3_close(db);
 		return ERR_DB;
@@ -942,6 +947,8 @@ static int sq_open(const store_options *o, void **out)
 		return ERR_NOMEM;
 	pthread_once(&sq_global_once, sq_global_init);
 	sq_db_dir(o->path);
+	/* Before any connection maps it: see sqlite_vfs.h. */
+	sq_vfs_recache(o->path);
 	pthread_mutex_init(&s->rlock, NULL);
 	pthread_cond_init(&s->rcond, NULL);
 	pthread_mutex_init(&s->wlock, NULL);
