@@ -29,10 +29,10 @@
  */
 #include "app.h"
 
+#include "core/b64url.h"
 #include "core/err.h"
 
 #include <jansson.h>
-#include <nettle/base64.h>
 #include <nettle/hmac.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,18 +88,10 @@ static const char *const seed_res[] = {
 
 static char *fz_b64u(const void *data, size_t len)
 {
-	struct base64_encode_ctx ctx;
-	char *out = malloc(BASE64_ENCODE_LENGTH(len) + BASE64_ENCODE_FINAL_LENGTH + 1);
-	size_t n;
+	char *out = NULL;
 
-	if (!out)
+	if (b64url_encode(data, len, &out, NULL))
 		abort();
-	base64url_encode_init(&ctx);
-	n = base64_encode_update(&ctx, out, len, data);
-	n += base64_encode_final(&ctx, out + n);
-	while (n > 0 && out[n - 1] == '=')
-		n--;
-	out[n] = '\0';
 	return out;
 }
 
@@ -220,19 +212,13 @@ static void fz_check_and_seed(const char *dir)
 				*dot = '\0';
 				if (!h) {
 					/* the payload: base64url-decode what precedes the MAC */
-					struct base64_decode_ctx dc;
-					uint8_t js[4096];
-					char pad[4100];
-					size_t bl = strlen(c), jl = sizeof js;
-					memcpy(pad, c, bl);
-					while (bl % 4)
-						pad[bl++] = '=';
-					base64url_decode_init(&dc);
-					if (!base64_decode_update(&dc, &jl, js, bl, pad) || !base64_decode_final(&dc))
+					unsigned char *js = NULL;
+					size_t jl;
+					if (b64url_decode(c, strlen(c), &js, &jl))
 						abort();
-					js[jl] = '\0';
 					snprintf(name, sizeof name, "search%u-payload", qi);
 					fz_write_seed(dir, name, mode | 2, (char *)js);
+					free(js);
 				} else {
 					snprintf(name, sizeof name, "hist%u-payload", qi);
 					fz_write_seed(dir, name, mode | 2, c);

@@ -12,12 +12,12 @@
  * a non-empty reason; nothing crashes or leaks (ASan/UBSan, LSan).
  */
 #include "auth/jose.h"
+#include "core/b64url.h"
 #include "core/err.h"
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <jansson.h>
-#include <nettle/base64.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +27,9 @@ static json_t *fz_jwks;
 
 static char *fz_b64u(const void *data, size_t len)
 {
-	struct base64_encode_ctx ctx;
-	char *out = malloc(BASE64_ENCODE_LENGTH(len) + BASE64_ENCODE_FINAL_LENGTH + 1);
-	size_t n;
-	if (!out)
+	char *out = NULL;
+	if (b64url_encode(data, len, &out, NULL))
 		abort();
-	base64url_encode_init(&ctx);
-	n = base64_encode_update(&ctx, out, len, data);
-	n += base64_encode_final(&ctx, out + n);
-	while (n > 0 && out[n - 1] == '=')
-		n--;
-	out[n] = '\0';
 	return out;
 }
 

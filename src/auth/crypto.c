@@ -1,15 +1,15 @@
 /*
  * crypto.c - the small crypto helpers of jose.h: OS randomness, SHA-256
- * (nettle), base64url (nettle), constant-time comparison and argon2id
+ * (nettle), base64url (core/b64url), constant-time comparison and argon2id
  * (libargon2). Nothing here is clever on purpose; the point is that every
  * caller uses the same few functions instead of its own.
  */
 #include "jose.h"
 
+#include "core/b64url.h"
 #include "core/err.h"
 
 #include <argon2.h>
-#include <nettle/base64.h>
 #include <nettle/sha2.h>
 #include <string.h>
 #include <sys/random.h>
@@ -27,23 +27,6 @@ int jose_random(void *buf, size_t n)
 	return 0;
 }
 
-/* base64url without padding (RFC 7515 2) of data into out. */
-static int crypto_b64url(const unsigned char *data, size_t len, char *out, size_t cap)
-{
-	struct base64_encode_ctx ctx;
-	size_t n, m;
-	if (BASE64_ENCODE_LENGTH(len) + BASE64_ENCODE_FINAL_LENGTH + 1 > cap)
-		return ERR_TOOBIG;
-	base64url_encode_init(&ctx);
-	n = base64_encode_update(&ctx, out, len, data);
-	m = base64_encode_final(&ctx, out + n);
-	n += m;
-	while (n > 0 && out[n - 1] == '=')
-		n--;
-	out[n] = '\0';
-	return 0;
-}
-
 int jose_random_token(size_t nbytes, char *out, size_t cap)
 {
 	unsigned char raw[128];
@@ -52,7 +35,7 @@ int jose_random_token(size_t nbytes, char *out, size_t cap)
 		return ERR_INVALID;
 	rc = jose_random(raw, nbytes);
 	if (rc == 0)
-		rc = crypto_b64url(raw, nbytes, out, cap);
+		rc = b64url_encode_to(raw, nbytes, out, cap, NULL);
 	explicit_bzero(raw, sizeof raw);
 	return rc;
 }
@@ -81,7 +64,7 @@ void jose_sha256_b64url(const void *data, size_t len, char out[44])
 	sha256_digest(&ctx, sizeof d, d);
 	/* 32 bytes -> 43 characters + NUL; the buffer is exactly enough. */
 	char tmp[64];
-	crypto_b64url(d, sizeof d, tmp, sizeof tmp);
+	b64url_encode_to(d, sizeof d, tmp, sizeof tmp, NULL);
 	memcpy(out, tmp, 44);
 	out[43] = '\0';
 }

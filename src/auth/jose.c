@@ -21,12 +21,12 @@
  */
 #include "jose.h"
 
+#include "core/b64url.h"
 #include "core/err.h"
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
-#include <nettle/base64.h>
 #include <rhonabwy.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,85 +67,6 @@ struct jose_key {
 	gnutls_pubkey_t pubk;
 	size_t sig_len;         /* modulus length in bytes = RS256 signature length */
 };
-
-/* ---- base64url ---- */
-
-static int b64url_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '-')
-		return 62;
-	if (c == '_')
-		return 63;
-	return -1;
-}
-
-/* Decodes base64url without padding (RFC 7515 2) strictly: only the URL
- * alphabet, no '=', no whitespace, and the unused low bits of the last
- * character must be zero. So every byte string has exactly one encoding
- * and a token cannot be varied without changing what it says. *out is
- * malloc'd (one spare byte so that it can be NUL-terminated). */
-static int b64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen)
-{
-	size_t rem = len % 4, n = len / 4 * 3 + (rem ? rem - 1 : 0), o = 0;
-	unsigned char *buf;
-	uint32_t acc = 0;
-	int bits = 0;
-
-	*out = NULL;
-	*outlen = 0;
-	if (rem == 1)
-		return ERR_INVALID;
-	buf = malloc(n + 1);
-	if (!buf)
-		return ERR_NOMEM;
-	for (size_t i = 0; i < len; i++) {
-		int v = b64url_val((unsigned char)in[i]);
-		if (v < 0)
-			goto fail;
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (acc != 0)
-		goto fail;
-	buf[o] = '\0';
-	*out = buf;
-	*outlen = o;
-	return 0;
-fail:
-	free(buf);
-	return ERR_INVALID;
-}
-
-/* base64url without padding of data: malloc'd, NUL-terminated. */
-static char *b64url_encode(const void *data, size_t len, size_t *outlen)
-{
-	struct base64_encode_ctx ctx;
-	char *out = malloc(BASE64_ENCODE_LENGTH(len) + BASE64_ENCODE_FINAL_LENGTH + 1);
-	size_t n;
-
-	if (!out)
-		return NULL;
-	base64url_encode_init(&ctx);
-	n = base64_encode_update(&ctx, out, len, data);
-	n += base64_encode_final(&ctx, out + n);
-	while (n > 0 && out[n - 1] == '=')
-		n--;
-	out[n] = '\0';
-	if (outlen)
-		*outlen = n;
-	return out;
-}
 
 /* ---- small JSON helpers ---- */
 
@@ -509,9 +430,7 @@ int jose_sign(const jose_key *k, const json_t *claims, char **out)
 	ps = json_dumps(claims, JSON_COMPACT);
 	if (!hs || !ps)
 		goto fail;
-	hb = b64url_encode(hs, strlen(hs), &hbl);
-	pb = b64url_encode(ps, strlen(ps), &pbl);
-	if (!hb || !pb)
+	if (b64url_encode(hs, strlen(hs), &hb, &hbl) || b64url_encode(ps, strlen(ps), &pb, &pbl))
 		goto fail;
 	/* Room for "h.p." and the encoded signature (4/3 of the modulus). */
 	res = malloc(hbl + pbl + 2 + k->sig_len * 2 + 4);
@@ -528,8 +447,7 @@ int jose_sign(const jose_key *k, const json_t *claims, char **out)
 		rc = ERR_INTERNAL;
 		goto fail;
 	}
-	sb = b64url_encode(sig.data, sig.size, &sbl);
-	if (!sb || sbl > k->sig_len * 2 + 2) {
+	if (b64url_encode(sig.data, sig.size, &sb, &sbl) || sbl > k->sig_len * 2 + 2) {
 		rc = sb ? ERR_INTERNAL : ERR_NOMEM;
 		goto fail;
 	}

@@ -19,6 +19,7 @@
 #include "fhir.h"
 
 #include "auth/scope.h"
+#include "core/b64url.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/valid.h"
@@ -30,7 +31,6 @@
 #include "write.h"
 
 #include <inttypes.h>
-#include <nettle/base64.h>
 #include <nettle/hmac.h>
 #include <nettle/memops.h>
 #include <nettle/sha2.h>
@@ -135,8 +135,7 @@ static char *srch_cursor_make(struct srch *s, const store_pos *pos, char dir)
 	char *js = NULL, *out = NULL, *b64 = NULL;
 	unsigned char mac[SRCH_MAC_BYTES];
 	char hex[2 * SRCH_MAC_BYTES + 1];
-	struct base64_encode_ctx ec;
-	size_t jl, bl;
+	size_t bl;
 
 	if (!o || !k)
 		goto out;
@@ -157,16 +156,9 @@ static char *srch_cursor_make(struct srch *s, const store_pos *pos, char dir)
 	js = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	if (!js)
 		goto out;
-	jl = strlen(js);
-	b64 = malloc(BASE64_ENCODE_LENGTH(jl) + BASE64_ENCODE_FINAL_LENGTH + 1);
-	if (!b64)
+	/* unpadded: nothing to escape in a URL */
+	if (b64url_encode(js, strlen(js), &b64, &bl))
 		goto out;
-	base64url_encode_init(&ec);
-	bl = base64_encode_update(&ec, b64, jl, (const uint8_t *)js);
-	bl += base64_encode_final(&ec, b64 + bl);
-	while (bl && b64[bl - 1] == '=')
-		bl--; /* unpadded: nothing to escape in a URL */
-	b64[bl] = '\0';
 	srch_mac(s->fr->app, b64, bl, mac);
 	for (int i = 0; i < SRCH_MAC_BYTES; i++)
 		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
@@ -183,10 +175,9 @@ static int srch_cursor_parse(struct srch *s, const char *c, store_pos *pos, int 
 {
 	const char *dot = strrchr(c, '.');
 	unsigned char mac[SRCH_MAC_BYTES];
-	char hex[2 * SRCH_MAC_BYTES + 1], padded[4096 + 4];
-	uint8_t js[4096];
-	struct base64_decode_ctx dc;
-	size_t bl, jl = sizeof js;
+	char hex[2 * SRCH_MAC_BYTES + 1];
+	unsigned char *js = NULL;
+	size_t bl, jl;
 	json_t *o = NULL, *k;
 	const char *q, *d, *ty, *id;
 	json_int_t t, now;
@@ -204,11 +195,7 @@ static int srch_cursor_parse(struct srch *s, const char *c, store_pos *pos, int 
 	/* constant time: the MAC is derived from a secret */
 	if (!memeql_sec(hex, dot + 1, 2 * SRCH_MAC_BYTES))
 		return ERR_INVALID;
-	memcpy(padded, c, bl);
-	while (bl % 4)
-		padded[bl++] = '=';
-	base64url_decode_init(&dc);
-	if (!base64_decode_update(&dc, &jl, js, bl, padded) || !base64_decode_final(&dc))
+	if (b64url_decode(c, bl, &js, &jl))
 		return ERR_INVALID;
 	o = json_loadb((const char *)js, jl, 0, NULL);
 	if (!o || json_unpack(o, "{s:s, s:I, s:s, s:s, s:s, s:o}", "q", &q, "t", &t, "d", &d, "ty", &ty, "id", &id,
@@ -246,6 +233,7 @@ static int srch_cursor_parse(struct srch *s, const char *c, store_pos *pos, int 
 	rc = 0;
 out:
 	json_decref(o);
+	free(js);
 	if (rc)
 		store_pos_clear(pos);
 	return rc;

@@ -14,6 +14,7 @@
  * also be RS256 / ES256, each with its key type and curve.
  */
 #include "auth/jose.h"
+#include "core/b64url.h"
 #include "core/err.h"
 
 #include <gnutls/abstract.h>
@@ -46,16 +47,9 @@ static json_t *C_RSA_JWK, *C_EC_JWK, *C_EC256_JWK;
 
 static char *b64u(const void *data, size_t len)
 {
-	struct base64_encode_ctx ctx;
-	char *out = malloc(BASE64_ENCODE_LENGTH(len) + BASE64_ENCODE_FINAL_LENGTH + 1);
-	size_t n;
-	assert_non_null(out);
-	base64url_encode_init(&ctx);
-	n = base64_encode_update(&ctx, out, len, data);
-	n += base64_encode_final(&ctx, out + n);
-	while (n > 0 && out[n - 1] == '=')
-		n--;
-	out[n] = '\0';
+	char *out = NULL;
+	if (b64url_encode(data, len, &out, NULL))
+		fail();
 	return out;
 }
 
