@@ -23,8 +23,10 @@
  * is the backend's choice (sqlite_search.c probes; pg_search.c lets the
  * planner choose): the set of rows and their order do not depend on it.
  *
- * Index rows of old versions stay in the tables; joining on current.seq
- * (unique index) is what makes only current, live versions match.
+ * The index tables hold the rows of current, live versions only (the
+ * write that replaces or deletes a version drops its rows), so a filter's
+ * rows need no check against current of their own; current is joined for
+ * the resource's type, id and order.
  */
 #include "sql_search.h"
 
