@@ -73,23 +73,27 @@ static int access_matches_constraint(fhir_req *fr, const store_version_t *v, con
 	return 0;
 }
 
-/* 1 when rows reference Patient/patient through one of type's compartment
- * parameters (whatever else they reference). */
-static int access_rows_member(const char *type, const search_rows *rows, const char *patient)
+/* What index rows say of patient: *mine, they reference Patient/patient
+ * through one of type's compartment parameters; *other, some reference
+ * (through any parameter) names another Patient. */
+static void access_rows_patients(const char *type, const search_rows *rows, const char *patient, int *mine,
+				 int *other)
 {
 	const char *const *codes = search_compartment_params(type);
 
+	*mine = *other = 0;
 	for (size_t i = 0; codes && i < rows->n; i++) {
 		const search_row *w = &rows->v[i];
 		const search_param *p = &search_params[w->p];
-		if (w->kind != SEARCH_ROW_REFERENCE || !w->sys || strcmp(w->sys, "Patient") != 0 || !w->code ||
-		    strcmp(w->code, patient) != 0)
+		if (w->kind != SEARCH_ROW_REFERENCE || !w->sys || strcmp(w->sys, "Patient") != 0 || !w->code)
 			continue;
-		for (size_t c = 0; codes[c]; c++)
-			if (!strcmp(codes[c], p->code))
-				return 1;
+		if (strcmp(w->code, patient) != 0) {
+			*other = 1;
+			continue;
+		}
+		for (size_t c = 0; codes[c] && !*mine; c++)
+			*mine = !strcmp(codes[c], p->code);
 	}
-	return 0;
 }
 
 /* Compartment membership of version v: its index rows while it is the
@@ -110,8 +114,11 @@ static int access_member(fhir_req *fr, const store_version_t *v, const char *pat
 	if (!res)
 		return ERR_INTERNAL;
 	rc = search_extract(v->type, res, fr->app->cfg->base_url, &rows);
-	if (!rc)
-		*yes = access_rows_member(v->type, &rows, patient);
+	if (!rc) {
+		int other;
+		/* a member whatever else it references */
+		access_rows_patients(v->type, &rows, patient, yes, &other);
+	}
 	search_rows_clear(&rows);
 	json_decref(res);
 	return rc;
@@ -167,19 +174,10 @@ int fhir_access_url(fhir_req *fr)
  * (subject A with performer B would place it in B's compartment too). */
 static int access_rows_in_compartment(const char *type, const search_rows *rows, const char *patient)
 {
-	const char *const *codes = search_compartment_params(type);
-	int mine = 0;
-	for (size_t i = 0; codes && i < rows->n; i++) {
-		const search_row *w = &rows->v[i];
-		const search_param *p = &search_params[w->p];
-		if (w->kind != SEARCH_ROW_REFERENCE || !w->sys || strcmp(w->sys, "Patient") != 0 || !w->code)
-			continue;
-		if (strcmp(w->code, patient) != 0)
-			return 0;
-		for (size_t c = 0; codes[c] && !mine; c++)
-			mine = !strcmp(codes[c], p->code);
-	}
-	return mine;
+	int mine, other;
+
+	access_rows_patients(type, rows, patient, &mine, &other);
+	return mine && !other;
 }
 
 int fhir_access_write(fhir_req *fr, const char *type, unsigned letter, fhir_write *w, store_op_t *op,
