@@ -197,6 +197,54 @@ static char *oauth_url(const char *a, const char *b)
 	return u;
 }
 
+/* A copy of a configured URL, NULL when it is empty; *failed when the
+ * copy could not be made. */
+static char *oauth_url_opt(const char *u, int *failed)
+{
+	char *c;
+	if (!u || !*u)
+		return NULL;
+	c = strdup(u);
+	if (!c)
+		*failed = 1;
+	return c;
+}
+
+int oauth_urls_make(const config_t *cfg, oauth_urls *u)
+{
+	int failed = 0;
+
+	memset(u, 0, sizeof *u);
+	if (cfg->auth == CONFIG_AUTH_EXTERNAL) {
+		u->authorize = oauth_url_opt(cfg->external_authorize_url, &failed);
+		u->token = oauth_url_opt(cfg->external_token_url, &failed);
+		u->introspect = oauth_url_opt(cfg->external_introspection_url, &failed);
+		u->jwks = oauth_url_opt(cfg->external_jwks_url, &failed);
+	} else {
+		u->authorize = oauth_url(cfg->issuer, "/authorize");
+		u->token = oauth_url(cfg->issuer, "/token");
+		u->introspect = oauth_url(cfg->issuer, "/introspect");
+		u->revoke = oauth_url(cfg->issuer, "/revoke");
+		u->jwks = oauth_url(cfg->issuer, "/jwks");
+		failed = !u->authorize || !u->token || !u->introspect || !u->revoke || !u->jwks;
+	}
+	if (failed) {
+		oauth_urls_clear(u);
+		return ERR_NOMEM;
+	}
+	return 0;
+}
+
+void oauth_urls_clear(oauth_urls *u)
+{
+	free(u->authorize);
+	free(u->token);
+	free(u->introspect);
+	free(u->revoke);
+	free(u->jwks);
+	memset(u, 0, sizeof *u);
+}
+
 static int oauth_build_docs(oauth_t *o)
 {
 	static const char *const grants[] = { "authorization_code", "refresh_token", "client_credentials", NULL };
@@ -213,19 +261,19 @@ static int oauth_build_docs(oauth_t *o)
 	};
 	static const char *const claims[] = { "iss", "sub", "aud", "exp", "iat", "nonce", "fhirUser", NULL };
 	const char *iss = o->cfg->issuer;
-	char *authz = oauth_url(iss, "/authorize"), *jwks = oauth_url(iss, "/jwks");
-	char *intro = oauth_url(iss, "/introspect"), *revoke = oauth_url(iss, "/revoke");
+	oauth_urls u;
 	json_t *smart = NULL, *oidc = NULL;
-	int rc = ERR_NOMEM;
+	int rc = oauth_urls_make(o->cfg, &u);
 
-	if (!authz || !jwks || !intro || !revoke)
-		goto fail;
+	if (rc)
+		return rc;
+	rc = ERR_NOMEM;
 	/* SMART App Launch 2.2, conformance.html "Metadata": every REQUIRED
 	 * and RECOMMENDED field. code_challenge_methods_supported lists S256
 	 * only ("SHALL NOT include plain"). */
-	smart = json_pack("{ss ss ss ss ss ss so so so so so so so}", "issuer", iss, "jwks_uri", jwks,
-			  "authorization_endpoint", authz, "token_endpoint", o->token_url, "introspection_endpoint",
-			  intro, "revocation_endpoint", revoke, "grant_types_supported", oauth_strings(grants),
+	smart = json_pack("{ss ss ss ss ss ss so so so so so so so}", "issuer", iss, "jwks_uri", u.jwks,
+			  "authorization_endpoint", u.authorize, "token_endpoint", u.token, "introspection_endpoint",
+			  u.introspect, "revocation_endpoint", u.revoke, "grant_types_supported", oauth_strings(grants),
 			  "token_endpoint_auth_methods_supported", oauth_strings(methods),
 			  "token_endpoint_auth_signing_alg_values_supported", oauth_strings(algs),
 			  "scopes_supported", oauth_strings(oauth_scopes), "response_types_supported",
@@ -234,8 +282,8 @@ static int oauth_build_docs(oauth_t *o)
 	if (!smart)
 		goto fail;
 	/* OpenID Connect Discovery 1.0 section 3 (sso-openid-connect). */
-	oidc = json_pack("{ss ss ss ss so so so so so so so so}", "issuer", iss, "authorization_endpoint", authz,
-			 "token_endpoint", o->token_url, "jwks_uri", jwks, "response_types_supported",
+	oidc = json_pack("{ss ss ss ss so so so so so so so so}", "issuer", iss, "authorization_endpoint", u.authorize,
+			 "token_endpoint", u.token, "jwks_uri", u.jwks, "response_types_supported",
 			 oauth_strings(code), "subject_types_supported", json_pack("[s]", "public"),
 			 "id_token_signing_alg_values_supported", json_pack("[s]", "RS256"), "scopes_supported",
 			 oauth_strings(oauth_scopes), "claims_supported", oauth_strings(claims),
@@ -253,10 +301,7 @@ static int oauth_build_docs(oauth_t *o)
 fail:
 	json_decref(smart);
 	json_decref(oidc);
-	free(authz);
-	free(jwks);
-	free(intro);
-	free(revoke);
+	oauth_urls_clear(&u);
 	return rc;
 }
 
@@ -267,18 +312,25 @@ static int oauth_build_external_doc(oauth_t *o)
 	static const char *const caps[] = { "permission-patient", "permission-user", "permission-v1", "permission-v2",
 					    NULL };
 	const config_t *c = o->cfg;
-	const char *opt[][2] = { { "jwks_uri", c->external_jwks_url },
-				 { "authorization_endpoint", c->external_authorize_url },
-				 { "token_endpoint", c->external_token_url },
-				 { "introspection_endpoint", c->external_introspection_url } };
-	json_t *smart = json_pack("{ss so}", "issuer", c->external_issuer, "capabilities", oauth_strings(caps));
-	int rc = ERR_NOMEM;
+	oauth_urls u;
+	json_t *smart = NULL;
+	int rc = oauth_urls_make(c, &u);
 
-	if (!smart)
-		goto fail;
-	for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
-		if (*opt[i][1] && json_object_set_new(smart, opt[i][0], json_string(opt[i][1])))
+	if (rc)
+		return rc;
+	rc = ERR_NOMEM;
+	{
+		const char *opt[][2] = { { "jwks_uri", u.jwks },
+					 { "authorization_endpoint", u.authorize },
+					 { "token_endpoint", u.token },
+					 { "introspection_endpoint", u.introspect } };
+		smart = json_pack("{ss so}", "issuer", c->external_issuer, "capabilities", oauth_strings(caps));
+		if (!smart)
 			goto fail;
+		for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++)
+			if (opt[i][1] && json_object_set_new(smart, opt[i][0], json_string(opt[i][1])))
+				goto fail;
+	}
 	o->smart = json_dumps(smart, JSON_COMPACT);
 	if (!o->smart)
 		goto fail;
@@ -286,6 +338,7 @@ static int oauth_build_external_doc(oauth_t *o)
 	rc = 0;
 fail:
 	json_decref(smart);
+	oauth_urls_clear(&u);
 	return rc;
 }
 

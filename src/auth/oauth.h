@@ -52,6 +52,19 @@
 typedef struct oauth oauth_t;
 struct audit;
 
+/* The authorization server's endpoints as fhird announces them - in
+ * .well-known/smart-configuration and in the CapabilityStatement's
+ * oauth-uris extension alike: under cfg->issuer, or with --auth external
+ * the URLs configured for the other server (NULL: not configured, so not
+ * named; an external server has no revocation endpoint of ours). */
+typedef struct oauth_urls {
+	char *authorize, *token, *introspect, *revoke, *jwks;
+} oauth_urls;
+
+/* Fills u (each member malloc'd, or NULL). 0, or ERR_NOMEM with u cleared. */
+int oauth_urls_make(const config_t *cfg, oauth_urls *u);
+void oauth_urls_clear(oauth_urls *u);
+
 int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t **out);
 void oauth_free(oauth_t *o);
 

@@ -6,6 +6,7 @@
  */
 #include "fhir.h"
 
+#include "auth/oauth.h"
 #include "core/err.h"
 #include "core/valid.h"
 #include "search/extract.h"
@@ -100,17 +101,19 @@ int fhir_capability_build(fhir_app *app)
 		 * those configured for the other server. */
 		const config_t *cfg = app->cfg;
 		int ext = cfg->auth == CONFIG_AUTH_EXTERNAL;
-		const char *iss = cfg->issuer;
-		char u[4][600];
-		static const char *const names[4] = { "authorize", "token", "introspect", "revoke" };
+		oauth_urls u;
 		json_t *sec = json_object(), *ext_o = json_object(), *inner = json_array(), *svc = json_array();
-		snprintf(u[0], sizeof u[0], "%s%s", ext ? cfg->external_authorize_url : iss, ext ? "" : "/authorize");
-		snprintf(u[1], sizeof u[1], "%s%s", ext ? cfg->external_token_url : iss, ext ? "" : "/token");
-		snprintf(u[2], sizeof u[2], "%s%s", ext ? cfg->external_introspection_url : iss, ext ? "" : "/introspect");
-		snprintf(u[3], sizeof u[3], "%s%s", ext ? "" : iss, ext ? "" : "/revoke");
-		for (int i = 0; i < 4; i++)
-			if (u[i][0])
-				json_array_append_new(inner, json_pack("{s:s,s:s}", "url", names[i], "valueUri", u[i]));
+		if (oauth_urls_make(cfg, &u) == 0) {
+			const char *const named[4][2] = { { "authorize", u.authorize },
+							  { "token", u.token },
+							  { "introspect", u.introspect },
+							  { "revoke", u.revoke } };
+			for (int i = 0; i < 4; i++)
+				if (named[i][1])
+					json_array_append_new(inner, json_pack("{s:s,s:s}", "url", named[i][0], "valueUri",
+									       named[i][1]));
+			oauth_urls_clear(&u);
+		}
 		json_object_set_new(ext_o, "url",
 				    json_string("http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"));
 		json_object_set_new(ext_o, "extension", inner);

@@ -154,6 +154,30 @@ class TestDiscovery(SmartCase):
             self.assertFalse({n for _, n in mine} & {n for _, n in theirs}, "two databases share an RSA key")
 
 
+class TestLongIssuer(SmartCase):
+    """The CapabilityStatement's oauth-uris and the smart-configuration are
+    made from one list of URLs (oauth_urls_make): with an issuer of 700
+    characters (no limit in the settings) both name the whole URL - the
+    CapabilityStatement once cut its URLs at 599 bytes."""
+    ISSUER = "http://fhir.example.test/" + "a" * 675 + "/auth"
+    SERVER_ARGS = ("--issuer", ISSUER)
+
+    def test_same_long_urls_in_both(self):
+        self.assertEqual(len(self.ISSUER), 705)
+        smart = self.http("GET", SMART_CONF).json
+        self.assertEqual(smart["token_endpoint"], self.ISSUER + "/token")
+        r = self.http("GET", "/fhir/metadata")
+        self.assertEqual(r.status, 200, r)
+        sec = r.json["rest"][0]["security"]
+        ext = [e for e in sec.get("extension") or [] if e.get("url") == OAUTH_URIS]
+        uris = {e["url"]: e["valueUri"] for e in ext[0]["extension"]}
+        self.assertEqual(uris, {"authorize": self.ISSUER + "/authorize", "token": self.ISSUER + "/token",
+                                "introspect": self.ISSUER + "/introspect", "revoke": self.ISSUER + "/revoke"})
+        self.assertEqual(uris["authorize"], smart["authorization_endpoint"])
+        self.assertEqual(uris["introspect"], smart["introspection_endpoint"])
+        self.assertEqual(uris["revoke"], smart["revocation_endpoint"])
+
+
 class TestKeyRotation(SmartCase):
     """Issue 5: `fhird keys rotate` adds a signing key; the old one keeps
     verifying until its tokens expire (token.h). A fixed --base-url keeps the
