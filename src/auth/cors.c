@@ -120,8 +120,7 @@ out:
 	return 0;
 }
 
-/* 1 when origin is registered for some client. */
-static int cors_allowed(auth_cors *c, const char *origin)
+int auth_cors_registered(auth_cors *c, const char *origin)
 {
 	int64_t now = cors_now_ms();
 	int ok;
@@ -180,7 +179,7 @@ int auth_cors_preflight(auth_cors *c, http_request *req, http_response *resp)
 		return 0;
 	origin = http_request_header(req, "Origin");
 	acrm = http_request_header(req, "Access-Control-Request-Method");
-	if (!origin || !acrm || !cors_allowed(c, origin))
+	if (!origin || !acrm || !auth_cors_registered(c, origin))
 		return 0;
 	v = arena_strdup(req->arena, origin);
 	if (!v)
@@ -209,7 +208,7 @@ void auth_cors_response(auth_cors *c, http_request *req, http_response *resp)
 	/* The answer depends on Origin (Cache-Control: no-store is on every
 	 * response anyway; this is for anything that caches regardless). */
 	http_response_header(resp, "Vary", "Origin");
-	if (!cors_allowed(c, origin))
+	if (!auth_cors_registered(c, origin))
 		return;
 	v = arena_strdup(req->arena, origin);
 	if (!v)

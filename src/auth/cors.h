@@ -43,6 +43,10 @@ int auth_cors_new(store_t *store, auth_cors **out);
 /* NULL-safe. */
 void auth_cors_free(auth_cors *c);
 
+/* 1 when origin is registered for some client (from the cache, reloaded
+ * as described above), else 0. */
+int auth_cors_registered(auth_cors *c, const char *origin);
+
 /* A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
  * from a registered origin: fills resp (204, Access-Control-Allow-Origin:
  * <origin>, -Allow-Methods, -Allow-Headers, -Max-Age, Vary: Origin) and

@@ -418,6 +418,9 @@ int oauth_new(const config_t *cfg, store_t *store, auth_tokens *tokens, oauth_t 
 		rc = auth_jwks_cache_new(&jo, &o->client_jwks);
 		if (rc)
 			goto fail;
+		rc = auth_cors_new(store, &o->cors);
+		if (rc)
+			goto fail;
 		rc = ERR_NOMEM;
 	}
 	o->token_url = oauth_url(cfg->issuer, "/token");
@@ -459,6 +462,7 @@ void oauth_free(oauth_t *o)
 	free(o->smart);
 	free(o->oidc);
 	auth_jwks_cache_free(o->client_jwks);
+	auth_cors_free(o->cors);
 	free(o);
 }
 
@@ -530,32 +534,17 @@ static void oauth_method_not_allowed(http_response *resp, const char *allow)
 
 /* CORS preflight for the token, introspection and revocation endpoints
  * (Fetch standard, CORS protocol). The client is not known before the
- * body arrives, so the origin must be registered for some client; the
- * real response then allows it only for the client it authenticated. */
+ * body arrives, so the origin must be registered for some client (the
+ * same cached list as the FHIR API's, cors.h: a preflight costs no store
+ * read); the real response then allows it only for the client it
+ * authenticated. */
 static void oauth_preflight(oauth_t *o, http_request *req, http_response *resp)
 {
 	const char *origin = http_request_header(req, "Origin");
-	store_auth_rec *recs = NULL;
-	size_t n = 0;
-	int ok = 0;
 
 	resp->status = 204;
 	http_response_header(resp, "Vary", "Origin");
-	if (!origin || store_auth_list(o->store, STORE_AUTH_CLIENT, &recs, &n))
-		return;
-	for (size_t i = 0; i < n && !ok; i++) {
-		auth_client c;
-		memset(&c, 0, sizeof c);
-		if (auth_client_get(o->store, recs[i].key, &c) == 0) {
-			for (size_t j = 0; j < c.norigins && !ok; j++)
-				ok = strcmp(c.origins[j], origin) == 0;
-		}
-		auth_client_fini(&c);
-	}
-	for (size_t i = 0; i < n; i++)
-		store_auth_rec_clear(&recs[i]);
-	free(recs);
-	if (!ok)
+	if (!origin || !auth_cors_registered(o->cors, origin))
 		return;
 	http_response_header(resp, "Access-Control-Allow-Origin", arena_strdup(req->arena, origin));
 	http_response_header(resp, "Access-Control-Allow-Methods", "POST");

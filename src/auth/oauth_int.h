@@ -11,6 +11,7 @@
 #define FHIRD_AUTH_OAUTH_INT_H
 
 #include "audit/audit.h"
+#include "auth/cors.h"
 #include "auth/jwks_cache.h"
 #include "auth/oauth.h"
 #include "auth/registry.h"
@@ -37,6 +38,7 @@ struct oauth {
 	audit_t *audit;       /* the audit trail, or NULL (off) */
 	int external;         /* --auth external: only the discovery document */
 	auth_jwks_cache *client_jwks; /* backend clients' registered JWKS URLs */
+	auth_cors *cors;      /* registered origins, for the endpoints' preflights */
 	http_limits *limits;  /* borrowed (oauth_set_limits); NULL: none */
 };
 

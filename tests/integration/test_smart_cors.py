@@ -172,6 +172,29 @@ class TestFhirCors(SmartCase):
                 self.assertEqual(r.status, 200, r)
                 self.assertEqual(r.header(ACAO), expect, r)
 
+    def test_token_endpoints_preflight(self):
+        """The token, introspection and revocation endpoints answer a
+        preflight from an origin registered for any client (the client is
+        only known from the body that follows) with POST and the two request
+        headers a token request needs; an unregistered origin gets no CORS
+        header (the browser then refuses the request)."""
+        for path in ("/auth/token", "/auth/introspect", "/auth/revoke"):
+            for origin in (APP_ORIGIN, CONF_ORIGIN):
+                with self.subTest(path=path, origin=origin):
+                    r = self.http("OPTIONS", path, headers={"Origin": origin,
+                                                            "Access-Control-Request-Method": "POST"})
+                    self.assertEqual(r.status, 204, r)
+                    self.assertEqual(r.header(ACAO), origin, r)
+                    self.assertEqual(split_list(r.header("access-control-allow-methods")), ["post"], r)
+                    self.assertEqual(set(split_list(r.header("access-control-allow-headers"))),
+                                     {"authorization", "content-type"}, r)
+                    self.assertIn("origin", split_list(r.header("vary")), r)
+            with self.subTest(path=path, origin=UNREGISTERED):
+                r = self.http("OPTIONS", path, headers={"Origin": UNREGISTERED,
+                                                        "Access-Control-Request-Method": "POST"})
+                self.assertEqual(r.status, 204, r)
+                self.assertNoCors(r)
+
     def test_client_registered_while_running(self):
         """A client added with `fhird client add` while the server runs is
         allowed without a restart: the origin cache rereads the clients on
