@@ -36,12 +36,9 @@ int b64url_encode(const void *data, size_t len, char **out, size_t *outlen)
 	char *buf;
 
 	*out = NULL;
-	if (len > (SIZE_MAX - 1) / 4 * 3 - 2)
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 2 || !(buf = malloc(B64URL_CAP(len))))
 		return ERR_NOMEM;
-	buf = malloc(B64URL_CAP(len));
-	if (!buf)
-		return ERR_NOMEM;
-	b64url_encode_to(data, len, buf, B64URL_CAP(len), outlen);
+	b64url_encode_to(data, len, buf, B64URL_CAP(len), outlen); /* cannot fail: the cap is exact */
 	*out = buf;
 	return 0;
 }

@@ -97,6 +97,15 @@ static unsigned char *vf_map(int fd, size_t len)
 	return a;
 }
 
+/* How much to map of a file of size bytes: twice it (room to grow), at
+ * least floor, in whole VF_ALIGN units. */
+static size_t vf_len(off_t size, size_t floor)
+{
+	size_t len = (size_t)size * 2;
+
+	return (len < floor ? floor : len + VF_ALIGN - 1) & ~(VF_ALIGN - 1);
+}
+
 /* The mapping of the file with this identity, under vf_maps_lock. */
 static struct vf_shared *vf_find(dev_t dev, ino_t ino)
 {
@@ -142,12 +151,10 @@ static struct vf_shared *vf_attach(const char *name)
 	sh = calloc(1, sizeof *sh);
 	if (!sh)
 		goto done;
-	len = (size_t)fst.st_size * 2;
-	len = (len < VF_RESERVE ? VF_RESERVE : len + VF_ALIGN - 1) & ~(VF_ALIGN - 1);
+	len = vf_len(fst.st_size, VF_RESERVE);
 	sh->map = vf_map(fd, len);
 	if (!sh->map) {
-		len = (size_t)fst.st_size * 2;
-		len = (len < VF_FALLBACK ? VF_FALLBACK : len + VF_ALIGN - 1) & ~(VF_ALIGN - 1);
+		len = vf_len(fst.st_size, VF_FALLBACK);
 		sh->map = vf_map(fd, len);
 	}
 	/* Kept even unmapped (fetches then give no pointer): it holds the
