@@ -53,6 +53,7 @@ struct http_server {
 	http_handler_fn fn;
 	void *app;
 	atomic_int inflight;
+	atomic_int stopping; /* set by http_server_stop: new connections are closed */
 	int lfd;
 	char *cert_pem;
 	char *key_pem;
@@ -737,6 +738,7 @@ int http_server_new(const config_t *cfg, http_handler_fn fn, void *app, http_ser
 	s->app = app;
 	s->lfd = -1;
 	atomic_init(&s->inflight, 0);
+	atomic_init(&s->stopping, 0);
 	if (*cfg->tls_cert) {
 		rc = http_read_file(cfg->tls_cert, 1 << 20, &s->cert_pem, &cert_len);
 		if (!rc)
@@ -757,6 +759,23 @@ int http_server_new(const config_t *cfg, http_handler_fn fn, void *app, http_ser
 fail:
 	http_server_free(s);
 	return rc;
+}
+
+/* Accept policy: once stopping, a new connection is closed as soon as it
+ * is accepted (the client sees the connection end without a response and
+ * can retry another node), so the backlog drains instead of waiting for
+ * the final close. This replaces MHD_quiesce_daemon(): with epoll worker
+ * threads it races with the workers removing the listen socket from their
+ * epoll sets and MHD aborts the process ("Failed to remove listen FD from
+ * epoll set", libmicrohttpd 0.9.75, seen in CI about once in a thousand
+ * stops). */
+static enum MHD_Result http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *s = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return atomic_load(&s->stopping) ? MHD_NO : MHD_YES;
 }
 
 int http_server_start(http_server *s)
@@ -781,7 +800,7 @@ int http_server_start(http_server *s)
 		log_error("msg=\"cannot start the slow-client guard\"");
 		return ERR_IO;
 	}
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, http_access, s,
+	s->d = MHD_start_daemon(flags, 0, http_accept_policy, s, http_access, s,
 				MHD_OPTION_LISTEN_SOCKET, s->lfd,
 				MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_bytes,
@@ -810,7 +829,6 @@ int http_server_start(http_server *s)
 void http_server_stop(http_server *s, unsigned grace_s)
 {
 	struct timespec start, now;
-	MHD_socket fd;
 
 	if (!s)
 		return;
@@ -818,12 +836,9 @@ void http_server_stop(http_server *s, unsigned grace_s)
 		http_server_free(s);
 		return;
 	}
-	/* Stop accepting; requests already read keep being served. */
-	fd = MHD_quiesce_daemon(s->d);
-	if (fd != MHD_INVALID_SOCKET && fd == s->lfd) {
-		close(fd);
-		s->lfd = -1;
-	}
+	/* Stop taking connections (http_accept_policy); requests already
+	 * started keep being served. */
+	atomic_store(&s->stopping, 1);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	while (atomic_load(&s->inflight) > 0) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -835,5 +850,6 @@ void http_server_stop(http_server *s, unsigned grace_s)
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(s->d);
+	s->lfd = -1; /* MHD_stop_daemon closed the listen socket it was given */
 	http_server_free(s);
 }

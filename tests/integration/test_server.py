@@ -255,3 +255,54 @@ class TestConnectionLimits(unittest.TestCase):
             self.assertEqual(data, b"")
             self.assertLess(time.monotonic() - t0, 14)
             c.close()
+
+
+class TestShutdown(unittest.TestCase):
+    """SIGTERM: requests already started are answered, new connections are
+    closed without an answer, and the process exits 0."""
+
+    def test_inflight_answered_new_connections_closed(self):
+        s = Server("--shutdown-grace-s", "30")
+        try:
+            body = json.dumps({"resourceType": "Patient", "active": True}).encode()
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=20)
+            # The 100 Continue proves the server has read the request head,
+            # so the request counts as started before the signal.
+            c.sendall(b"POST /fhir/Patient HTTP/1.1\r\nHost: x\r\nContent-Type: application/fhir+json\r\n"
+                      b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body))
+            self.assertTrue(c.recv(100).startswith(b"HTTP/1.1 100"))
+            s.proc.send_signal(15)
+            deadline = time.monotonic() + 20
+            while "shutting down" not in s.stderr() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            self.assertIn("shutting down", s.stderr())
+            # a connection made now is closed without an answer
+            got = b""
+            for _ in range(50):
+                try:
+                    n = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+                except OSError:
+                    break  # refused: the listening socket is already gone
+                try:
+                    n.sendall(b"GET /fhir/metadata HTTP/1.1\r\nHost: x\r\n\r\n")
+                    got = n.recv(100)
+                except OSError:
+                    got = b""
+                n.close()
+                if got == b"":
+                    break
+                time.sleep(0.02)  # the signal thread has not set the flag yet
+            self.assertEqual(got, b"")
+            # the request in flight is still answered
+            c.sendall(body)
+            resp = b""
+            while b"\r\n\r\n" not in resp:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                resp += chunk
+            c.close()
+            self.assertTrue(resp.startswith(b"HTTP/1.1 201"), resp[:200])
+            self.assertEqual(s.proc.wait(30), 0)
+        finally:
+            s.cleanup()
