@@ -30,7 +30,7 @@
  *
  * Schema (version 4, mirroring SQLite's user_version 4 table for table,
  * column for column, plus the audit tables SQLite keeps in a file of its
- * own): text columns COLLATE "C" (byte order, as SQLite's BINARY), bigint
+ * own; SQLite's version 5 adds ix_pt, which searches here do without): text columns COLLATE "C" (byte order, as SQLite's BINARY), bigint
  * for integers, double precision for REAL, bytea for bodies and hashes.
  */
 #include "backend.h"

@@ -161,11 +161,18 @@ static int pgs_run(struct pg_conn *c, const store_search_q *sq, store_search_pag
 	const search_query *q = sq->q;
 	struct sqs x;
 	PGresult *r = NULL;
-	long drv = pgs_driver(sq);
+	long drv;
 	size_t nsort = sqs_nsort(q), cap, rows;
 	int rc = 0, rank;
 	long best;
+	store_search_q plain;
 
+	if (sqs_comp_implied(sq)) {
+		plain = *sq;
+		plain.comp_id = NULL;
+		sq = &plain;
+	}
+	drv = pgs_driver(sq);
 	sqs_init(&x, SQS_PG, q, sq->confine);
 	memset(out, 0, sizeof *out);
 	out->total = -1;

@@ -1259,6 +1259,32 @@ static void sqs_order_key(struct sqs *x, const char *col, int desc, int backward
 		sqs_add(x, desc ? " DESC, " : " ASC, ");
 }
 
+/* The end of a streamed page (sqs_stream, sqs_stream_pt), after the
+ * candidates' conditions on index alias a (whose rid is the resource id):
+ * the keyset on rid, the version join, the clauses other than drv and tok
+ * as filters, the id order and the limit. */
+static void sqs_stream_rest(struct sqs *x, const store_search_q *sq, const char *a, long drv, long tok)
+{
+	const search_query *q = sq->q;
+
+	if (sq->after) {
+		sqs_add(x, " AND "), sqs_add(x, a), sqs_add(x, sq->backward ? ".rid < " : ".rid > ");
+		sqs_text(x, sq->after->id);
+	}
+	sqs_add(x, ") c0");
+	sqs_join(x);
+	sqs_add(x, "version v ON v.seq = c0.seq WHERE ");
+	sqs_true(x);
+	for (size_t i = 0; i < q->nclauses; i++) {
+		if ((long)i == drv || (long)i == tok)
+			continue;
+		sqs_add(x, " AND ");
+		sqs_filter(x, 0, q->rtype, &q->clauses[i]);
+	}
+	sqs_add(x, sq->backward ? " ORDER BY c0.rid DESC LIMIT " : " ORDER BY c0.rid LIMIT ");
+	sqs_int(x, (int64_t)sq->count + 1);
+}
+
 void sqs_stream(struct sqs *x, const store_search_q *sq, long drv)
 {
 	const search_query *q = sq->q;
@@ -1271,22 +1297,102 @@ void sqs_stream(struct sqs *x, const store_search_q *sq, long drv)
 	sqs_int(x, search_param_id(cl->param));
 	sqs_add(x, " AND r.tid = "), sqs_text(x, cl->v[0].code);
 	sqs_add(x, " AND r.tt = "), sqs_text(x, sqs_ref_type(cl->param, &cl->v[0]));
-	if (sq->after) {
-		sqs_add(x, sq->backward ? " AND r.rid < " : " AND r.rid > ");
-		sqs_text(x, sq->after->id);
-	}
-	sqs_add(x, ") c0");
-	sqs_join(x);
-	sqs_add(x, "version v ON v.seq = c0.seq WHERE ");
-	sqs_true(x);
-	for (size_t i = 0; i < q->nclauses; i++) {
-		if ((long)i == drv)
+	sqs_stream_rest(x, sq, "r", drv, -1);
+}
+
+/* 1 when the type's `patient` parameter places a resource in the
+ * patient's compartment: it is one of the compartment parameters, or the
+ * Patient-only restriction of one (Observation.subject.where(resolve() is
+ * Patient) of the compartment parameter subject). */
+static int sqs_patient_in_comp(const char *rtype, const search_param *pp)
+{
+	static const char where[] = ".where(resolve() is Patient)";
+	const char *const *codes = search_compartment_params(rtype);
+	size_t n;
+
+	for (size_t i = 0; codes && codes[i]; i++) {
+		const search_param *cp = search_param_find(rtype, codes[i]);
+		if (!cp)
 			continue;
-		sqs_add(x, " AND ");
-		sqs_filter(x, 0, q->rtype, &q->clauses[i]);
+		if (cp == pp)
+			return 1;
+		if (!cp->expr || !pp->expr)
+			continue;
+		n = strlen(cp->expr);
+		if (!strncmp(pp->expr, cp->expr, n) && !strcmp(pp->expr + n, where))
+			return 1;
 	}
-	sqs_add(x, sq->backward ? " ORDER BY c0.rid DESC LIMIT " : " ORDER BY c0.rid LIMIT ");
-	sqs_int(x, (int64_t)sq->count + 1);
+	return 0;
+}
+
+int sqs_comp_implied(const store_search_q *sq)
+{
+	const search_query *q = sq->q;
+	const search_param *pp;
+
+	if (!sq->comp_id || sq->everything || !q->rtype)
+		return 0;
+	pp = search_param_find(q->rtype, "patient");
+	if (!pp || pp->type != SEARCH_T_REFERENCE || !sqs_patient_in_comp(q->rtype, pp))
+		return 0;
+	for (size_t i = 0; i < q->nclauses; i++) {
+		const search_clause *cl = &q->clauses[i];
+		const char *tt;
+		if (cl->param != pp || cl->mod != SEARCH_MOD_NONE || cl->chain || cl->has_type || cl->nv != 1 ||
+		    !cl->v[0].code)
+			continue;
+		tt = sqs_ref_type(pp, &cl->v[0]);
+		if (tt && !strcmp(tt, "Patient") && !strcmp(cl->v[0].code, sq->comp_id))
+			return 1;
+	}
+	return 0;
+}
+
+long sqs_pt_token(const store_search_q *sq, long drv)
+{
+	const search_query *q = sq->q;
+	const search_clause *d;
+	const search_param *pp;
+
+	if (!sqs_ref_streams(sq, drv))
+		return -1;
+	d = &q->clauses[drv];
+	pp = search_param_find(q->rtype, "patient");
+	if (!pp || pp != d->param || strcmp(sqs_ref_type(d->param, &d->v[0]), "Patient") != 0)
+		return -1;
+	for (size_t i = 0; i < q->nclauses; i++) {
+		const search_clause *cl = &q->clauses[i];
+		if ((long)i == drv || !cl->param || cl->chain || cl->has_type || cl->mod != SEARCH_MOD_NONE ||
+		    cl->param->type != SEARCH_T_TOKEN || sqs_is_id(cl) || cl->nv != 1 || !cl->v[0].code)
+			continue;
+		return (long)i;
+	}
+	return -1;
+}
+
+void sqs_stream_pt(struct sqs *x, const store_search_q *sq, long drv, long tok)
+{
+	const search_query *q = sq->q;
+	const search_clause *d = &q->clauses[drv], *t = &q->clauses[tok];
+
+	sqs_add(x, "SELECT v.type, v.id, v.vid, v.seq, v.updated_us, v.method, v.deleted, v.body "
+		   "FROM (SELECT t.seq AS seq, t.rid AS id, t.rid AS rid, ");
+	sqs_text(x, q->rtype);
+	sqs_add(x, " AS type, 0 AS deleted FROM ix_pt t WHERE t.pat = ");
+	sqs_text(x, d->v[0].code);
+	sqs_add(x, " AND ");
+	sqs_p(x, "t", t->param, t->mod);
+	sqs_add(x, " AND ");
+	sqs_value(x, "t", t->param, t->mod, &t->v[0]);
+	if (!t->v[0].sys) {
+		/* any system: a resource with the code in two systems has two
+		 * rows; the one with the smallest system stands for it. (With a
+		 * system, or none, "|code", the key holds one row per resource.)
+		 * The probe reads the row next to this one. */
+		sqs_add(x, " AND NOT EXISTS (SELECT 1 FROM ix_pt u WHERE u.pat = t.pat AND u.p = t.p AND "
+			   "u.code = t.code AND u.rid = t.rid AND u.seq = t.seq AND u.sys < t.sys)");
+	}
+	sqs_stream_rest(x, sq, "t", drv, tok);
 }
 
 void sqs_page(struct sqs *x, const store_search_q *sq, long drv)

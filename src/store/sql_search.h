@@ -152,6 +152,25 @@ void sqs_page(struct sqs *x, const store_search_q *sq, long drv);
  * other clauses test is made from the ix_ref row. */
 void sqs_stream(struct sqs *x, const store_search_q *sq, long drv);
 
+/* 1 when sq is a compartment search (Patient/X/[type], or a patient
+ * token's search) that also asks patient=X, where the type's `patient`
+ * parameter is one of its compartment parameters or the Patient-only part
+ * of one: the clause alone selects the same resources, so the backends
+ * drop comp_id and let the clause drive (and stream). */
+int sqs_comp_implied(const store_search_q *sq);
+
+/* SQLite only (its schema has ix_pt, sqlite.c): the token clause that
+ * sqs_stream_pt can take together with the reference driver drv, or -1.
+ * drv must be a `patient` parameter with one Patient value
+ * (sqs_ref_streams), and the token clause one plain value with a code. */
+long sqs_pt_token(const store_search_q *sq, long drv);
+/* Like sqs_stream, but the candidates come from ix_pt, whose key is
+ * (patient, token parameter, code, resource id): the resources of that
+ * patient with that code, already in id order, next to each other in the
+ * file. The two clauses drv and tok are answered by the key; the others
+ * are tested as in sqs_stream. Same rows, same order as sqs_stream. */
+void sqs_stream_pt(struct sqs *x, const store_search_q *sq, long drv, long tok);
+
 /* Resources referring to (type, id) through params[0..np) (any when np
  * is 0), current and live, in (type, id) order, at most max: columns as
  * sqs_page without keys. */

@@ -20,9 +20,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { IX_TOK, IX_STR, IX_REF, IX_DATE, IX_NUM, IX_URI, IX_COMP, IX_N };
+/* IX_PT first: its delete finds its rows through those of ix_tok and
+ * ix_ref, so it runs before theirs (sq_index_drop). */
+enum { IX_PT, IX_TOK, IX_STR, IX_REF, IX_DATE, IX_NUM, IX_URI, IX_COMP, IX_N };
+
+/* The layout of the SQLite indexes: the shared one plus ix_pt (a database
+ * built before ix_pt existed is reindexed at open, sq_index_check). */
+#define SQ_INDEX_LAYOUT STORE_INDEX_LAYOUT "+pt"
 
 static const char *const ix_sql[IX_N] = {
+	[IX_PT] = "INSERT OR IGNORE INTO ix_pt(pat, p, code, rid, seq, sys) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[IX_TOK] = "INSERT OR IGNORE INTO ix_tok(p, code, seq, sys) VALUES(?1, ?2, ?3, ?4)",
 	[IX_STR] = "INSERT OR IGNORE INTO ix_str(p, norm, seq, exact) VALUES(?1, ?2, ?3, ?4)",
 	[IX_REF] = "INSERT OR IGNORE INTO ix_ref(p, tid, tt, seq, rid) VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -33,8 +40,13 @@ static const char *const ix_sql[IX_N] = {
 		    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 };
 
-/* each through the table's (seq, p) index */
+/* each through the table's (seq, p) index; ix_pt has none (it would be
+ * as large as the table): its keys are rebuilt from the version's ix_ref
+ * rows to a Patient and its ix_tok rows, a superset of what ix_pt_write
+ * wrote (keys that were never written delete nothing) */
 static const char *const ix_del_sql[IX_N] = {
+	[IX_PT] = "DELETE FROM ix_pt WHERE (pat, p, code, rid, seq, sys) IN (SELECT r.tid, t.p, t.code, r.rid, t.seq, "
+		  "t.sys FROM ix_ref r JOIN ix_tok t ON t.seq = r.seq WHERE r.seq = ?1 AND r.tt = 'Patient')",
 	[IX_TOK] = "DELETE FROM ix_tok WHERE seq = ?1",	 [IX_STR] = "DELETE FROM ix_str WHERE seq = ?1",
 	[IX_REF] = "DELETE FROM ix_ref WHERE seq = ?1",	 [IX_DATE] = "DELETE FROM ix_date WHERE seq = ?1",
 	[IX_NUM] = "DELETE FROM ix_num WHERE seq = ?1",	 [IX_URI] = "DELETE FROM ix_uri WHERE seq = ?1",
@@ -81,10 +93,23 @@ static void ix_text_or_null(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* Runs a bound insert and makes the statement ready for the next row. */
+static int ix_step(struct sq *s, sqlite3_stmt *st)
+{
+	int step = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (step != SQLITE_DONE) {
+		log_error("msg=\"index write failed\" err=\"%s\"", sqlite3_errmsg(s->wdb));
+		return ERR_DB;
+	}
+	return 0;
+}
+
 static int ix_row(struct sq *s, int64_t seq, const char *id, const search_row *r)
 {
 	sqlite3_stmt *st;
-	int step;
 
 	switch (r->kind) {
 	case SEARCH_ROW_TOKEN:
@@ -161,12 +186,46 @@ static int ix_row(struct sq *s, int64_t seq, const char *id, const search_row *r
 	default:
 		return 0;
 	}
-	step = sqlite3_step(st);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (step != SQLITE_DONE) {
-		log_error("msg=\"index write failed\" err=\"%s\"", sqlite3_errmsg(s->wdb));
-		return ERR_DB;
+	return ix_step(s, st);
+}
+
+/* 1 when r places its resource in a patient's ix_pt rows: a value of
+ * the type's `patient` parameter that is a Patient. */
+static int ix_is_pat(const search_row *r)
+{
+	return r->kind == SEARCH_ROW_REFERENCE && r->p < search_nparams && r->code && r->sys &&
+	       !strcmp(search_params[r->p].code, "patient") && !strcmp(r->sys, "Patient");
+}
+
+static int ix_pt_row(struct sq *s, const char *pat, int64_t seq, const char *id, const search_row *t)
+{
+	sqlite3_stmt *st = s->ist[IX_PT];
+
+	ix_text(st, 1, pat);
+	sqlite3_bind_int64(st, 2, t->p);
+	ix_text(st, 3, t->code);
+	ix_text(st, 4, id);
+	sqlite3_bind_int64(st, 5, seq);
+	ix_text(st, 6, t->sys);
+	return ix_step(s, st);
+}
+
+/* ix_pt: one row per (patient of the resource, token row), so that
+ * "this patient's resources with this code" is one range of the key
+ * (sql_search.c, sqs_stream_pt). Plain token rows only: the :of-type and
+ * :identifier rows are searched through ix_tok. */
+static int ix_pt_write(struct sq *s, int64_t seq, const char *id, const search_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!ix_is_pat(&rows[i]))
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			int rc;
+			if (rows[j].kind != SEARCH_ROW_TOKEN)
+				continue;
+			if ((rc = ix_pt_row(s, rows[i].code, seq, id, &rows[j])) != 0)
+				return rc;
+		}
 	}
 	return 0;
 }
@@ -178,7 +237,7 @@ int sq_index_write(struct sq *s, int64_t seq, const char *id, const search_row *
 		if (rc)
 			return rc;
 	}
-	return 0;
+	return ix_pt_write(s, seq, id, rows, n);
 }
 
 struct ix_ref {
@@ -323,6 +382,9 @@ int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n)
 	qsort(v, k, sizeof *v, ix_ref_cmp);
 	for (size_t i = 0; i < k && !rc; i++)
 		rc = ix_row(s, v[i].seq, v[i].id, v[i].r);
+	for (size_t i = 0; i < n && !rc; i++)
+		if (live[i])
+			rc = ix_pt_write(s, ops[i].result.seq, ops[i].result.id, ops[i].rows, ops[i].nrows);
 out:
 	free(v);
 	free(live);
@@ -387,7 +449,7 @@ int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count)
 	size_t n = 0;
 	static const char *const wipe = "DELETE FROM ix_tok; DELETE FROM ix_str; DELETE FROM ix_ref; "
 					"DELETE FROM ix_date; DELETE FROM ix_num; DELETE FROM ix_uri; "
-					"DELETE FROM ix_comp;";
+					"DELETE FROM ix_comp; DELETE FROM ix_pt;";
 
 	*count = 0;
 	if ((rc = sq_exec(s->wdb, "BEGIN IMMEDIATE")) != 0)
@@ -433,7 +495,7 @@ int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count)
 	}
 	rc = ix_meta_set(s->wdb, "search_params_hash", search_params_hash);
 	if (!rc)
-		rc = ix_meta_set(s->wdb, "index_layout", STORE_INDEX_LAYOUT);
+		rc = ix_meta_set(s->wdb, "index_layout", SQ_INDEX_LAYOUT);
 out:
 	sqlite3_finalize(st);
 	if (in_tx) {
@@ -455,5 +517,5 @@ int sq_index_check(struct sq *s)
 		return 0;
 	if (ix_meta_get(s->wdb, "index_layout", h, sizeof h))
 		return 0;
-	return strcmp(h, STORE_INDEX_LAYOUT) == 0;
+	return strcmp(h, SQ_INDEX_LAYOUT) == 0;
 }

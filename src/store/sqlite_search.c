@@ -261,7 +261,13 @@ static int sqs_run(sqlite3 *db, struct sq_stmt_cache *cache, const store_search_
 	int rc = 0, step;
 	long drv;
 	size_t cap, n = 0, nsort = sqs_nsort(q);
+	store_search_q plain;
 
+	if (sqs_comp_implied(sq)) {
+		plain = *sq;
+		plain.comp_id = NULL;
+		sq = &plain;
+	}
 	sqs_init(&x, SQS_SQLITE, q, sq->confine);
 	memset(out, 0, sizeof *out);
 	out->total = -1;
@@ -287,8 +293,15 @@ static int sqs_run(sqlite3 *db, struct sq_stmt_cache *cache, const store_search_
 		goto out;
 	if (nsort == 0 && sqs_ref_streams(sq, drv)) {
 		/* one reference value drives (patient=X&category=Y): one
-		 * statement that stops at the page size (sqs_stream) */
-		sqs_stream(&x, sq, drv);
+		 * statement that stops at the page size (sqs_stream); with a
+		 * token clause next to a patient, from the (patient, token) key
+		 * of ix_pt, which reads the page's candidates from one place
+		 * instead of testing each of the patient's resources */
+		long tok = sqs_pt_token(sq, drv);
+		if (tok >= 0)
+			sqs_stream_pt(&x, sq, drv, tok);
+		else
+			sqs_stream(&x, sq, drv);
 	} else if (nsort == 0 && (sq->comp_id || (drv >= 0 && (size_t)drv < q->nclauses)) &&
 		   q->nclauses > (sq->comp_id ? 0u : 1u)) {
 		rc = sqs_run_lazy(db, cache, sq, sq->comp_id ? -1 : drv, out);

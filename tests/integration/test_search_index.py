@@ -146,8 +146,10 @@ class TestIndexLife(unittest.TestCase):
         self.assertEqual(ids(self.get("Patient?identifier=ol-1")), [])
         s.stop()
         self.assertEqual(stale_rows(s.db), 0)
+        # SQLite's layout adds ix_pt (schema 5) to the shared "live" one
+        layout = "live" if fhirtest.PG else "live+pt"
         self.assertEqual(sql_scalar(s.db, "SELECT count(*) FROM meta WHERE key = 'index_layout' "
-                                          "AND value = 'live'"), 1)
+                                          "AND value = '%s'" % layout), 1)
 
     def test_reindex_command_and_rebuild_at_start(self):
         s = self.srv
