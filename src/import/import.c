@@ -846,6 +846,7 @@ int import_main(int argc, char **argv)
 	so.readers = 1;
 	so.write_batch_max = x.o.batch;
 	so.extract = search_extract_body;
+	so.bulk = 1;
 	if (search_extract_init()) {
 		fprintf(stderr, "fhird import: cannot compile the search parameters\n");
 		goto out;

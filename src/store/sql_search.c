@@ -793,6 +793,17 @@ void sqs_filter(struct sqs *x, int level, const char *type, const search_clause 
 	sqs_add(x, "))))");
 }
 
+void sqs_filters(struct sqs *x, int level, const char *type, const search_clause *cl, size_t n, long skip1,
+		 long skip2)
+{
+	for (size_t i = 0; i < n; i++) {
+		if ((long)i == skip1 || (long)i == skip2)
+			continue; /* a driver: its rows already are this condition */
+		sqs_add(x, " AND ");
+		sqs_filter(x, level, type, &cl[i]);
+	}
+}
+
 /* How good a clause is as a driver (lower is better); 0: not usable. A
  * driver yields seqs from the (p, value) key of its table. */
 int sqs_drive_rank(const search_clause *cl)
@@ -959,12 +970,7 @@ static int sqs_set(struct sqs *x, int level, const char *type, const search_clau
 			sqs_add(x, ") AND kc.tt = 'Patient' AND kc.tid = "), sqs_text(x, x->confine), sqs_add(x, ")");
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (i == drv)
-			continue; /* the driver already is this condition */
-		sqs_add(x, " AND ");
-		sqs_filter(x, level, type, &cl[i]);
-	}
+	sqs_filters(x, level, type, cl, n, drv < n ? (long)drv : -1, -1);
 	return x->err;
 }
 
@@ -1182,12 +1188,8 @@ void sqs_from_where(struct sqs *x, const store_search_q *sq, long drv, int with_
 		sqs_add(x, " AND (SELECT sv.updated_us FROM version sv WHERE sv.seq = c0.seq) >= ");
 		sqs_int(x, q->since_us);
 	}
-	for (size_t i = 0; with_filters && i < q->nclauses; i++) {
-		if ((long)i == drv)
-			continue;
-		sqs_add(x, " AND ");
-		sqs_filter(x, 0, q->rtype, &q->clauses[i]);
-	}
+	if (with_filters)
+		sqs_filters(x, 0, q->rtype, q->clauses, q->nclauses, drv, -1);
 }
 
 long sqs_best_driver(const store_search_q *sq, int *rank)
@@ -1275,12 +1277,7 @@ static void sqs_stream_rest(struct sqs *x, const store_search_q *sq, const char 
 	sqs_join(x);
 	sqs_add(x, "version v ON v.seq = c0.seq WHERE ");
 	sqs_true(x);
-	for (size_t i = 0; i < q->nclauses; i++) {
-		if ((long)i == drv || (long)i == tok)
-			continue;
-		sqs_add(x, " AND ");
-		sqs_filter(x, 0, q->rtype, &q->clauses[i]);
-	}
+	sqs_filters(x, 0, q->rtype, q->clauses, q->nclauses, drv, tok);
 	sqs_add(x, sq->backward ? " ORDER BY c0.rid DESC LIMIT " : " ORDER BY c0.rid LIMIT ");
 	sqs_int(x, (int64_t)sq->count + 1);
 }

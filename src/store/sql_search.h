@@ -126,6 +126,10 @@ void sqs_probe(struct sqs *x, long drv, int64_t limit);
 void sqs_from_where(struct sqs *x, const store_search_q *sq, long drv, int with_filters);
 /* One clause as a boolean condition on the resource row c<level>. */
 void sqs_filter(struct sqs *x, int level, const char *type, const search_clause *cl);
+/* " AND <filter>" for each of cl[0..n) but the drivers skip1 and skip2
+ * (-1: none). */
+void sqs_filters(struct sqs *x, int level, const char *type, const search_clause *cl, size_t n, long skip1,
+		 long skip2);
 /* Keyset condition: rows strictly after (backward: before) pos in the
  * query's order (sort keys with NULLs last, then type, id). */
 void sqs_keyset(struct sqs *x, const search_query *q, const store_pos *pos, int backward, int fixed_type);

@@ -890,6 +890,8 @@ static void sq_close(void *impl)
 	 * checkpoints the WAL) is still the writer's */
 	sq_auth_close(s);
 	sq_audit_close(s);
+	if (s->wdb && sq_index_pt_close(s))
+		log_error("msg=\"the patient-token index is completed at the next open\"");
 	for (int k = 0; k < SQ_NWRITE; k++)
 		sqlite3_finalize(s->wst[k]);
 	for (size_t k = 0; k < sizeof s->ist / sizeof s->ist[0]; k++) {
@@ -1018,6 +1020,9 @@ static int sq_open(const store_options *o, void **out)
 			goto fail;
 		log_info("msg=\"search indexes rebuilt\" resources=%zu", n);
 	}
+	rc = sq_index_pt_open(s, o->bulk);
+	if (rc)
+		goto fail;
 
 	s->timeout_us = (int64_t)o->statement_timeout_ms * 1000;
 	s->nreaders = o->readers ? o->readers : 4;

@@ -12,6 +12,7 @@
 
 #include "backend.h"
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "search/params.h"
@@ -189,12 +190,20 @@ static int ix_row(struct sq *s, int64_t seq, const char *id, const search_row *r
 	return ix_step(s, st);
 }
 
+/* 1 when parameter id p is a type's `patient` parameter, whose Patients
+ * key ix_pt */
+static int ix_is_patient_param(size_t p)
+{
+	return p < search_nparams && search_params[p].type == SEARCH_T_REFERENCE &&
+	       !strcmp(search_params[p].code, "patient");
+}
+
 /* 1 when r places its resource in a patient's ix_pt rows: a value of
  * the type's `patient` parameter that is a Patient. */
 static int ix_is_pat(const search_row *r)
 {
-	return r->kind == SEARCH_ROW_REFERENCE && r->p < search_nparams && r->code && r->sys &&
-	       !strcmp(search_params[r->p].code, "patient") && !strcmp(r->sys, "Patient");
+	return r->kind == SEARCH_ROW_REFERENCE && ix_is_patient_param(r->p) && r->code && r->sys &&
+	       !strcmp(r->sys, "Patient");
 }
 
 static int ix_pt_row(struct sq *s, const char *pat, int64_t seq, const char *id, const search_row *t)
@@ -237,7 +246,7 @@ int sq_index_write(struct sq *s, int64_t seq, const char *id, const search_row *
 		if (rc)
 			return rc;
 	}
-	return ix_pt_write(s, seq, id, rows, n);
+	return s->pt_bulk ? 0 : ix_pt_write(s, seq, id, rows, n);
 }
 
 struct ix_ref {
@@ -347,6 +356,70 @@ static int ix_live_ops(const store_op_t *ops, size_t n, unsigned char *live)
 	return 0;
 }
 
+struct ix_pt_ent {
+	const char *pat;
+	const char *id;
+	int64_t seq;
+	const search_row *t;
+};
+
+/* ix_pt's key order: (pat, p, code, rid) */
+static int ix_pt_cmp(const void *pa, const void *pb)
+{
+	const struct ix_pt_ent *a = pa, *b = pb;
+	int c = strcmp(a->pat, b->pat);
+
+	if (!c && a->t->p != b->t->p)
+		c = a->t->p < b->t->p ? -1 : 1;
+	if (!c)
+		c = ix_strcmp(a->t->code, b->t->code);
+	if (!c)
+		c = strcmp(a->id, b->id);
+	return c;
+}
+
+/* The ix_pt rows of a job's live versions, inserted in key order: a job
+ * (an import batch) adds rows for many patients, each in another part of
+ * the key; in key order each leaf is visited once. */
+static int ix_pt_write_ops(struct sq *s, const store_op_t *ops, size_t n, const unsigned char *live)
+{
+	struct ix_pt_ent *e = NULL;
+	size_t k = 0, cap = 0;
+	int rc = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			const search_row *rows = ops[i].rows;
+			if (!live[i])
+				continue;
+			for (size_t a = 0; a < ops[i].nrows; a++) {
+				if (!ix_is_pat(&rows[a]))
+					continue;
+				for (size_t b = 0; b < ops[i].nrows; b++) {
+					if (rows[b].kind != SEARCH_ROW_TOKEN)
+						continue;
+					if (pass)
+						e[k++] = (struct ix_pt_ent){ rows[a].code, ops[i].result.id,
+									     ops[i].result.seq, &rows[b] };
+					else
+						cap++;
+				}
+			}
+		}
+		if (!pass) {
+			if (!cap)
+				return 0;
+			if (!(e = malloc(cap * sizeof *e)))
+				return ERR_NOMEM;
+		}
+	}
+	qsort(e, k, sizeof *e, ix_pt_cmp);
+	for (size_t i = 0; i < k && !rc; i++)
+		rc = ix_pt_row(s, e[i].pat, e[i].seq, e[i].id, e[i].t);
+	free(e);
+	return rc;
+}
+
 int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n)
 {
 	struct ix_ref *v = NULL;
@@ -382,9 +455,8 @@ int sq_index_write_ops(struct sq *s, const store_op_t *ops, size_t n)
 	qsort(v, k, sizeof *v, ix_ref_cmp);
 	for (size_t i = 0; i < k && !rc; i++)
 		rc = ix_row(s, v[i].seq, v[i].id, v[i].r);
-	for (size_t i = 0; i < n && !rc; i++)
-		if (live[i])
-			rc = ix_pt_write(s, ops[i].result.seq, ops[i].result.id, ops[i].rows, ops[i].nrows);
+	if (!rc && !s->pt_bulk)
+		rc = ix_pt_write_ops(s, ops, n, live);
 out:
 	free(v);
 	free(live);
@@ -496,6 +568,8 @@ int sq_reindex(void *impl, store_extract_fn fn, void *ctx, size_t *count)
 	rc = ix_meta_set(s->wdb, "search_params_hash", search_params_hash);
 	if (!rc)
 		rc = ix_meta_set(s->wdb, "index_layout", SQ_INDEX_LAYOUT);
+	if (!rc && !s->pt_bulk)
+		rc = sq_exec(s->wdb, "DELETE FROM meta WHERE key = 'ix_pt_pending'"); /* ix_pt is whole again */
 out:
 	sqlite3_finalize(st);
 	if (in_tx) {
@@ -518,4 +592,132 @@ int sq_index_check(struct sq *s)
 	if (ix_meta_get(s->wdb, "index_layout", h, sizeof h))
 		return 0;
 	return strcmp(h, SQ_INDEX_LAYOUT) == 0;
+}
+
+/* ---- ix_pt of a bulk load ------------------------------------------------ */
+
+#define IX_PT_PENDING "ix_pt_pending"
+
+/* Fills ix_pt for every seq >= from from the rows of ix_ref (the type's
+ * `patient` parameter, to a Patient) and ix_tok (plain token rows: their p
+ * is a parameter id, below the derived kinds' SQS_P_* offsets), what
+ * ix_pt_write would have written row by row, sorted by ix_pt's key so that
+ * the b-tree is appended to or merged into in order; and drops the marker,
+ * in the same transaction. */
+static int ix_pt_fill(struct sq *s, int64_t from)
+{
+	buf_t sql;
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 rows;
+	int rc = 0, k = 1;
+
+	buf_init(&sql, 1 << 16);
+	rc = buf_append_str(&sql, "INSERT OR IGNORE INTO ix_pt(pat, p, code, rid, seq, sys) SELECT r.tid, t.p, t.code, "
+				  "r.rid, t.seq, t.sys FROM ix_ref r JOIN ix_tok t ON t.seq = r.seq WHERE r.seq >= ?1 "
+				  "AND r.tt = 'Patient' AND t.p < ?2 AND r.p IN (-1");
+	for (size_t i = 0; i < search_nparams && !rc; i++)
+		if (ix_is_patient_param(i))
+			rc = buf_append_str(&sql, ", ?");
+	if (!rc)
+		rc = buf_append_str(&sql, ") ORDER BY 1, 2, 3, 4, 5, 6");
+	if (!rc)
+		rc = buf_append_char(&sql, '\0');
+	if (rc)
+		goto out;
+	if ((rc = sq_exec(s->wdb, "BEGIN IMMEDIATE")) != 0)
+		goto out;
+	if (sqlite3_prepare_v2(s->wdb, sql.data, -1, &st, NULL) != SQLITE_OK) {
+		rc = ERR_DB;
+		goto rollback;
+	}
+	sqlite3_bind_int64(st, k++, from);
+	sqlite3_bind_int64(st, k++, SQS_P_TEXT(0));
+	for (size_t i = 0; i < search_nparams; i++)
+		if (ix_is_patient_param(i))
+			sqlite3_bind_int64(st, k++, (int64_t)i);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = ERR_DB;
+		goto rollback;
+	}
+	rows = sqlite3_changes64(s->wdb);
+	if (sq_exec(s->wdb, "DELETE FROM meta WHERE key = '" IX_PT_PENDING "'") || sq_exec(s->wdb, "COMMIT")) {
+		rc = ERR_DB;
+		goto rollback;
+	}
+	log_info("msg=\"patient-token index filled\" rows=%lld", (long long)rows);
+	goto out;
+rollback:
+	log_error("msg=\"filling the patient-token index failed\" err=\"%s\"", sqlite3_errmsg(s->wdb));
+	sq_exec(s->wdb, "ROLLBACK");
+out:
+	sqlite3_finalize(st);
+	buf_fini(&sql);
+	return rc;
+}
+
+static int ix_pt_pending(struct sq *s, int64_t *from, int *has)
+{
+	char v[32];
+	int rc = ix_meta_get(s->wdb, IX_PT_PENDING, v, sizeof v);
+
+	*has = !rc && v[0];
+	*from = *has ? strtoll(v, NULL, 10) : 0;
+	return rc;
+}
+
+int sq_index_pt_open(struct sq *s, int bulk)
+{
+	int64_t from;
+	int has, rc = ix_pt_pending(s, &from, &has);
+
+	if (rc)
+		return rc;
+	if (!bulk) {
+		if (!has)
+			return 0;
+		log_info("msg=\"completing the patient-token index of an import that was cut short\"");
+		return ix_pt_fill(s, from);
+	}
+	if (!has) {
+		sqlite3_stmt *st = NULL;
+		char v[32];
+		if (sqlite3_prepare_v2(s->wdb, "SELECT COALESCE(MAX(seq), 0) + 1 FROM version", -1, &st, NULL) !=
+			    SQLITE_OK ||
+		    sqlite3_step(st) != SQLITE_ROW) {
+			sqlite3_finalize(st);
+			return ERR_DB;
+		}
+		snprintf(v, sizeof v, "%lld", (long long)sqlite3_column_int64(st, 0));
+		sqlite3_finalize(st);
+		/* autocommit: on disk before the first row of the load */
+		if ((rc = ix_meta_set(s->wdb, IX_PT_PENDING, v)) != 0)
+			return rc;
+	}
+	s->pt_bulk = 1;
+	return 0;
+}
+
+int sq_index_pt_close(struct sq *s)
+{
+	int64_t from;
+	int has, rc;
+
+	if (!s->pt_bulk)
+		return 0;
+	rc = ix_pt_pending(s, &from, &has);
+	if (rc || !has)
+		return rc;
+	return ix_pt_fill(s, from);
+}
+
+int sq_index_pt_ready(struct sq_stmt_cache *c, sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int step;
+
+	if (sq_stmt_get(c, db, "SELECT 1 FROM meta WHERE key = '" IX_PT_PENDING "'", &st))
+		return 0;
+	step = sqlite3_step(st);
+	sq_stmt_release(c, st);
+	return step == SQLITE_DONE;
 }

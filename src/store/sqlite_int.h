@@ -81,6 +81,7 @@ struct sq {
 	sqlite3_stmt *ist[8];      /* index inserts (sqlite_index.c) */
 	sqlite3_stmt *idel[8];     /* index deletes by seq (sqlite_index.c) */
 	int defer_rows;            /* the job's index rows are written at its end, sorted */
+	int pt_bulk;               /* store_options.bulk: ix_pt is filled at close (sq_index_pt_*) */
 
 	/* authorization records (sqlite_auth.c): their own write connection,
 	 * one caller at a time (alock); see sqlite_auth.c for why */
@@ -168,6 +169,19 @@ int sq_sql_build(char *out, size_t cap, const char *head, const struct sq_frag *
 int sq_comp_member_db(sqlite3 *db, const char *type, int64_t seq, const char *patient, int *yes);
 int sq_compartment_member(void *impl, const char *type, int64_t seq, const char *patient, int *yes);
 int sq_index_check(struct sq *s);
+
+/* ix_pt of a bulk load (store_options.bulk). The load's first seq is kept
+ * in meta('ix_pt_pending') from its open until its close fills ix_pt from
+ * ix_ref and ix_tok for every seq from there on, in key order, in one
+ * transaction with the marker's removal. sq_index_pt_open: with bulk, sets
+ * the marker (unless one is there) and makes the writer skip ix_pt; without,
+ * completes the ix_pt of a load that was cut short. sq_index_pt_close:
+ * the fill of a bulk load. Both on the writer's connection, with no writer
+ * thread running. */
+int sq_index_pt_open(struct sq *s, int bulk);
+int sq_index_pt_close(struct sq *s);
+/* 1 when searches may use ix_pt on db: no bulk load is filling it. */
+int sq_index_pt_ready(struct sq_stmt_cache *c, sqlite3 *db);
 
 /* sqlite_search.c */
 int sq_search(void *impl, const store_search_q *q, store_search_page *out, char *why, size_t whylen);

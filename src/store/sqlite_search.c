@@ -182,12 +182,7 @@ static int sqs_run_lazy(sqlite3 *db, struct sq_stmt_cache *cache, const store_se
 	sqs_add(&cx, sq->backward ? " ORDER BY c0.type DESC, c0.id DESC" : " ORDER BY c0.type, c0.id");
 	sqs_add(&fx, "SELECT 1 FROM current c0 WHERE c0.seq = ");
 	sqs_int(&fx, 0); /* parameter 1: rebound to each candidate's seq */
-	for (size_t i = 0; i < q->nclauses; i++) {
-		if ((long)i == drv)
-			continue;
-		sqs_add(&fx, " AND ");
-		sqs_filter(&fx, 0, q->rtype, &q->clauses[i]);
-	}
+	sqs_filters(&fx, 0, q->rtype, q->clauses, q->nclauses, drv, -1);
 	if ((rc = sqs_end(&cx)) != 0 || (rc = sqs_end(&fx)) != 0)
 		goto out;
 	log_debug("msg=\"search sql (lazy)\" candidates=\"%s\" filter=\"%s\"", cx.sql.data, fx.sql.data);
@@ -298,7 +293,7 @@ static int sqs_run(sqlite3 *db, struct sq_stmt_cache *cache, const store_search_
 		 * of ix_pt, which reads the page's candidates from one place
 		 * instead of testing each of the patient's resources */
 		long tok = sqs_pt_token(sq, drv);
-		if (tok >= 0)
+		if (tok >= 0 && sq_index_pt_ready(cache, db))
 			sqs_stream_pt(&x, sq, drv, tok);
 		else
 			sqs_stream(&x, sq, drv);

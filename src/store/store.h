@@ -427,6 +427,11 @@ typedef struct store_options {
 	unsigned readers;         /* read connections (one per worker thread) */
 	unsigned write_batch_max; /* group commit size */
 	unsigned statement_timeout_ms; /* database time limit of reads (see below); 0: none */
+	/* 1: a bulk load (`fhird import`). SQLite builds its (patient, token)
+	 * index (ix_pt, sqlite_index.c) for the whole load at store_close, in
+	 * key order, instead of row by row; until then searches do without it,
+	 * and a load cut short is completed at the next open. */
+	int bulk;
 } store_options;
 
 /* Opens (creating and migrating when needed) the store. ERR_DB / ERR_IO. */
