@@ -367,6 +367,87 @@ static void test_too_deep(void **state)
 	sqs_fini(&x);
 }
 
+/* Which searches take SQLite's (patient, token) key (sqs_pt_token) and
+ * which compartment searches may drop the compartment (sqs_comp_implied):
+ * one `patient` value that is a Patient plus one plain token value with a
+ * code; the compartment only when patient=X names its own patient and the
+ * type's `patient` is (the Patient part of) a compartment parameter. */
+static long pt_token(const char *rt, const char *qs)
+{
+	search_query q = parse(rt, qs);
+	store_search_q sq = { .q = &q, .count = 20 };
+	int rank;
+	long drv = sqs_best_driver(&sq, &rank);
+	return sqs_pt_token(&sq, drv);
+}
+
+static int comp_implied(const char *rt, const char *qs, const char *comp, int everything)
+{
+	search_query q = parse(rt, qs);
+	store_search_q sq = { .q = &q, .count = 20, .comp_id = comp, .everything = everything };
+	return sqs_comp_implied(&sq);
+}
+
+static void test_patient_token_key(void **state)
+{
+	static const char *const values[] = { "qqpat", "qqcode", "qqsys", NULL };
+	search_query q;
+	store_search_q sq = { .q = &q, .count = 20 };
+	struct sqs x;
+	int rank;
+	long drv, tok;
+
+	(void)state;
+	assert_int_equal(pt_token("Observation", "patient=qqpat&category=vital-signs"), 1);
+	assert_int_equal(pt_token("Observation", "category=vital-signs&patient=Patient/qqpat"), 0);
+	assert_int_equal(pt_token("Observation", "patient=qqpat&status=final&category=x"), 1);
+	assert_int_equal(pt_token("Condition", "patient=qqpat&category=problem-list-item"), 1);
+	/* OR values, a modifier, no code, no token, another reference parameter */
+	assert_int_equal(pt_token("Observation", "patient=qqpat&category=a,b"), -1);
+	assert_int_equal(pt_token("Observation", "patient=qqpat&category:not=a"), -1);
+	assert_int_equal(pt_token("Observation", "patient=qqpat&category=sys|"), -1);
+	assert_int_equal(pt_token("Observation", "patient=qqpat&date=ge2020"), -1);
+	assert_int_equal(pt_token("Observation", "subject=Patient/qqpat&category=a"), -1);
+	assert_int_equal(pt_token("Observation", "patient=qqpat&_id=a"), -1);
+
+	assert_int_equal(comp_implied("Observation", "patient=qqpat&category=a", "qqpat", 0), 1);
+	assert_int_equal(comp_implied("Condition", "patient=Patient/qqpat", "qqpat", 0), 1);
+	assert_int_equal(comp_implied("Observation", "patient=other&category=a", "qqpat", 0), 0);
+	assert_int_equal(comp_implied("Observation", "subject=Patient/qqpat", "qqpat", 0), 0);
+	assert_int_equal(comp_implied("Observation", "patient=qqpat", NULL, 0), 0);
+	assert_int_equal(comp_implied("Observation", "patient=qqpat", "qqpat", 1), 0);
+	assert_int_equal(comp_implied("Observation", "patient:missing=false", "qqpat", 0), 0);
+
+	/* the statement binds every value, both directions */
+	q = parse("Observation", "patient=qqpat&category=qqsys|qqcode&status=final");
+	drv = sqs_best_driver(&sq, &rank);
+	tok = sqs_pt_token(&sq, drv);
+	assert_true(tok >= 0);
+	for (int back = 0; back < 2; back++) {
+		store_pos pos = { .nk = 0 };
+		snprintf(pos.type, sizeof pos.type, "Observation");
+		snprintf(pos.id, sizeof pos.id, "qqafter");
+		sq.after = back ? &pos : NULL;
+		sq.backward = back;
+		sqs_init(&x, SQS_SQLITE, &q, NULL);
+		sqs_stream_pt(&x, &sq, drv, tok);
+		assert_int_equal(sqs_end(&x), 0);
+		check_values_bound(&x, values);
+		assert_non_null(strstr(x.sql.data, "FROM ix_pt t WHERE t.pat = ?"));
+		assert_null(strstr(x.sql.data, "NOT EXISTS (SELECT 1 FROM ix_pt u")); /* a system: no dedup */
+		sqs_fini(&x);
+	}
+	q = parse("Observation", "patient=qqpat&category=qqcode");
+	drv = sqs_best_driver(&sq, &rank);
+	sq.after = NULL;
+	sq.backward = 0;
+	sqs_init(&x, SQS_SQLITE, &q, NULL);
+	sqs_stream_pt(&x, &sq, drv, sqs_pt_token(&sq, drv));
+	assert_int_equal(sqs_end(&x), 0);
+	assert_non_null(strstr(x.sql.data, "NOT EXISTS (SELECT 1 FROM ix_pt u")); /* any system: dedup */
+	sqs_fini(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +455,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_keyset_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prefix_upper_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_deep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_patient_token_key, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
